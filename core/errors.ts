@@ -1,0 +1,43 @@
+/** Base class of every error this project throws on purpose; `name` is what Step Functions matches on. */
+export class BackfillError extends Error {
+  public constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'BackfillError';
+  }
+}
+
+/** Bad input (execution input, CLI flags, job definition): names the field and what is allowed. */
+export class InvalidInputError extends BackfillError {
+  public constructor(
+    public readonly field: string,
+    public readonly problem: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${field}: ${problem}`, options);
+    this.name = 'InvalidInputError';
+  }
+}
+
+/** A job module that cannot be loaded or does not satisfy the job contract. */
+export class InvalidJobError extends BackfillError {
+  public constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'InvalidJobError';
+  }
+}
+
+/** A work item whose body can never be processed (malformed JSON, missing or mistyped fields). */
+export class MalformedWorkItemError extends BackfillError {
+  public constructor(message: string) {
+    super(message);
+    this.name = 'MalformedWorkItemError';
+  }
+}
+
+/** The whole batch failed (an exception outside any single item); the items come back, the run goes on. */
+export class BatchFailedError extends BackfillError {
+  public constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'BatchFailedError';
+  }
+}

@@ -1,0 +1,95 @@
+import { InvalidJobError } from './errors';
+import { assertIdentifier } from './identifiers';
+import type { RunSettingsOverrides } from './settings';
+import type { KeyRange, WorkItem } from './work-item';
+
+export type ItemOutcome =
+  | { readonly status: 'ok'; readonly rowsAffected?: number }
+  | { readonly status: 'retry'; readonly reason: string }
+  | { readonly status: 'fail'; readonly reason: string };
+
+/** What a query returns, whichever client runs it. */
+export interface QueryResult<Row> {
+  readonly rows: Row[];
+  readonly rowCount: number | null;
+}
+
+export interface Queryable {
+  query<Row = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<Row>>;
+}
+
+export interface JobContext {
+  readonly runId: string;
+  /** The target database (a pool). */
+  readonly db: Queryable;
+  /** Runs `fn` in a transaction that also records `item`'s dedupe key: the effect happens at most once. */
+  withItemTransaction(item: WorkItem, fn: (tx: Queryable) => Promise<number>): Promise<ItemOutcome>;
+}
+
+export interface JobSource {
+  /** `table` or `schema.table`; validated and quoted. */
+  readonly table: string;
+  /** An integer key column: ranges are planned over its actual values (keyset pagination). */
+  readonly key: string;
+}
+
+interface JobBase {
+  readonly name: string;
+  readonly description?: string;
+  /** Knob defaults for this job; execution input overrides them. */
+  readonly settings?: RunSettingsOverrides;
+  /** After the run: how many rows still need the backfill (0 means done). The local runner checks it. */
+  remaining?(db: Queryable): Promise<number>;
+}
+
+/** Runs `sql` once per key range, with $1 = lo (inclusive) and $2 = hi (exclusive). */
+export interface SqlJobDefinition extends JobBase {
+  readonly source: JobSource;
+  readonly sql: string;
+}
+
+/** Arbitrary code: one outcome per item, in the same order. */
+export interface CodeJobDefinition extends JobBase {
+  readonly source?: JobSource;
+  process(items: readonly WorkItem[], ctx: JobContext): Promise<readonly ItemOutcome[]>;
+}
+
+export type JobDefinition = SqlJobDefinition | CodeJobDefinition;
+export type { KeyRange, WorkItem };
+
+/** Identity helper: gives a job module its types. */
+export function defineJob<const T extends JobDefinition>(job: T): T {
+  return job;
+}
+
+export function isSqlJob(job: JobDefinition): job is SqlJobDefinition {
+  return typeof (job as SqlJobDefinition).sql === 'string';
+}
+
+const JOB_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,79}$/;
+
+/** Checks a loaded module's default export against the job contract. */
+export function validateJob(value: unknown, origin: string): JobDefinition {
+  const fail = (problem: string): never => {
+    throw new InvalidJobError(`${origin}: ${problem}`);
+  };
+  if (typeof value !== 'object' || value === null) return fail('the default export must be a job definition (use defineJob({...}))');
+  const job = value as Record<string, unknown>;
+  if (typeof job.name !== 'string' || !JOB_NAME.test(job.name)) fail(`name must be letters, digits, _ . : - (at most 80); got ${JSON.stringify(job.name)}`);
+  const hasSql = job.sql !== undefined;
+  const hasProcess = job.process !== undefined;
+  if (hasSql === hasProcess) fail('define exactly one of sql (a statement run per key range) or process(items, ctx)');
+  if (hasSql && (typeof job.sql !== 'string' || job.sql.trim() === '')) fail('sql must be a non-empty string');
+  if (hasProcess && typeof job.process !== 'function') fail('process must be a function (items, ctx) => outcomes');
+  if (hasSql && job.source === undefined) fail('a sql job needs source: { table, key }');
+  if (job.source !== undefined) {
+    const source = job.source as Record<string, unknown>;
+    if (typeof source !== 'object' || source === null) fail('source must be { table, key }');
+    const tableParts = typeof source.table === 'string' ? source.table.split('.') : [source.table];
+    if (tableParts.length > 2) fail(`source.table must be "table" or "schema.table"; got ${JSON.stringify(source.table)}`);
+    tableParts.forEach((part) => assertIdentifier('source.table', part));
+    assertIdentifier('source.key', source.key);
+  }
+  if (job.remaining !== undefined && typeof job.remaining !== 'function') fail('remaining must be a function (db) => number');
+  return value as JobDefinition;
+}

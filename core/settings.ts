@@ -1,0 +1,145 @@
+import { InvalidInputError } from './errors';
+
+/** Batch sizes count work items (each item is one key range of `chunkSize` rows). */
+export interface BatchSettings {
+  readonly initialSize: number;
+  readonly minSize: number;
+  readonly maxSize: number;
+  /** The controller grows or shrinks the batch toward this duration. */
+  readonly targetSeconds: number;
+  /** A run halts after this many batches in a row failed as a whole. */
+  readonly maxConsecutiveFailures: number;
+}
+
+export interface BackoffSettings {
+  readonly baseSeconds: number;
+  readonly maxSeconds: number;
+  readonly multiplier: number;
+  /** Halt the run once this much time was spent backing off. */
+  readonly maxTotalSeconds: number;
+}
+
+export interface ThresholdSettings {
+  readonly warningSeconds: number;
+  readonly criticalSeconds: number;
+}
+
+export interface HealthSettings {
+  readonly longRunningQueries: ThresholdSettings;
+  readonly lockWaits: ThresholdSettings;
+  /** statement_timeout of the probe's own queries: a sick database must not hang the probe. */
+  readonly probeTimeoutMs: number;
+}
+
+export interface RunSettings {
+  readonly chunkSize: number;
+  readonly batch: BatchSettings;
+  readonly backoff: BackoffSettings;
+  readonly health: HealthSettings;
+}
+
+type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
+export type RunSettingsOverrides = DeepPartial<RunSettings>;
+
+export const DEFAULT_SETTINGS: RunSettings = {
+  chunkSize: 1000,
+  batch: { initialSize: 4, minSize: 1, maxSize: 200, targetSeconds: 2, maxConsecutiveFailures: 5 },
+  backoff: { baseSeconds: 1, maxSeconds: 120, multiplier: 2, maxTotalSeconds: 3600 },
+  health: {
+    longRunningQueries: { warningSeconds: 30, criticalSeconds: 120 },
+    lockWaits: { warningSeconds: 5, criticalSeconds: 30 },
+    probeTimeoutMs: 2000,
+  },
+};
+
+interface NumberRule {
+  readonly min: number;
+  readonly max: number;
+  readonly integer: boolean;
+}
+
+/** The shape of RunSettings, with the allowed range of every number. */
+const RULES = {
+  chunkSize: { min: 1, max: 1_000_000, integer: true },
+  batch: {
+    initialSize: { min: 1, max: 10_000, integer: true },
+    minSize: { min: 1, max: 10_000, integer: true },
+    maxSize: { min: 1, max: 10_000, integer: true },
+    targetSeconds: { min: 0.05, max: 600, integer: false },
+    maxConsecutiveFailures: { min: 1, max: 1000, integer: true },
+  },
+  backoff: {
+    baseSeconds: { min: 1, max: 3600, integer: true },
+    maxSeconds: { min: 1, max: 86_400, integer: true },
+    multiplier: { min: 1, max: 10, integer: false },
+    maxTotalSeconds: { min: 1, max: 31_536_000, integer: true },
+  },
+  health: {
+    longRunningQueries: {
+      warningSeconds: { min: 0, max: 86_400, integer: false },
+      criticalSeconds: { min: 0, max: 86_400, integer: false },
+    },
+    lockWaits: {
+      warningSeconds: { min: 0, max: 86_400, integer: false },
+      criticalSeconds: { min: 0, max: 86_400, integer: false },
+    },
+    probeTimeoutMs: { min: 10, max: 60_000, integer: true },
+  },
+} as const;
+
+function isRule(node: object): node is NumberRule {
+  return 'integer' in node;
+}
+
+/** Checks a partial settings object against RULES; throws naming the first bad field. */
+export function validateOverrides(field: string, value: unknown, rules: object = RULES): RunSettingsOverrides {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new InvalidInputError(field, `must be an object; got ${JSON.stringify(value)}`);
+  }
+  const allowed = Object.keys(rules);
+  for (const [key, child] of Object.entries(value)) {
+    const path = `${field}.${key}`;
+    const rule = (rules as Record<string, object>)[key];
+    if (rule === undefined) throw new InvalidInputError(path, `is not a known field; allowed: ${allowed.join(', ')}`);
+    if (isRule(rule)) checkNumber(path, child, rule);
+    else validateOverrides(path, child, rule);
+  }
+  return value as RunSettingsOverrides;
+}
+
+function checkNumber(field: string, value: unknown, rule: NumberRule): void {
+  const ok = typeof value === 'number' && Number.isFinite(value) && (!rule.integer || Number.isInteger(value));
+  if (!ok || (value as number) < rule.min || (value as number) > rule.max) {
+    const kind = rule.integer ? 'an integer' : 'a number';
+    throw new InvalidInputError(field, `must be ${kind} from ${rule.min} to ${rule.max}; got ${JSON.stringify(value)}`);
+  }
+}
+
+function merge<T>(base: T, override: unknown): T {
+  if (override === undefined || override === null) return base;
+  if (typeof base !== 'object' || base === null) return override as T;
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [key, value] of Object.entries(override as Record<string, unknown>)) {
+    out[key] = merge((base as Record<string, unknown>)[key], value);
+  }
+  return out as T;
+}
+
+/** Layers overrides (later wins) on the defaults, then checks that the result is coherent. */
+export function resolveSettings(...layers: ReadonlyArray<RunSettingsOverrides | undefined>): RunSettings {
+  const settings = layers.reduce<RunSettings>((acc, layer) => merge(acc, layer), DEFAULT_SETTINGS);
+  const { batch, backoff, health } = settings;
+  if (batch.minSize > batch.maxSize) throw new InvalidInputError('batch.minSize', `must be <= batch.maxSize (${batch.maxSize}); got ${batch.minSize}`);
+  if (batch.initialSize < batch.minSize || batch.initialSize > batch.maxSize) {
+    throw new InvalidInputError('batch.initialSize', `must be between batch.minSize (${batch.minSize}) and batch.maxSize (${batch.maxSize}); got ${batch.initialSize}`);
+  }
+  if (backoff.baseSeconds > backoff.maxSeconds) throw new InvalidInputError('backoff.baseSeconds', `must be <= backoff.maxSeconds (${backoff.maxSeconds}); got ${backoff.baseSeconds}`);
+  for (const name of ['longRunningQueries', 'lockWaits'] as const) {
+    const t = health[name];
+    if (t.warningSeconds > t.criticalSeconds) {
+      throw new InvalidInputError(`health.${name}.warningSeconds`, `must be <= health.${name}.criticalSeconds (${t.criticalSeconds}); got ${t.warningSeconds}`);
+    }
+  }
+  return settings;
+}

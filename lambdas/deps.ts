@@ -1,0 +1,30 @@
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type pg from 'pg';
+import type { ControlState } from '../core/controller';
+import type { JobDefinition } from '../core/job';
+import type { RunSettings } from '../core/settings';
+
+/** What every handler needs; the AWS entry points build it from the environment, the local runtime directly. */
+export interface HandlerDeps {
+  readonly job: JobDefinition;
+  readonly getPool: () => Promise<pg.Pool>;
+  readonly sqs: SQSClient;
+  readonly queueUrl: string;
+  readonly deadLetterQueueUrl: string;
+  /** The work queue's redrive maxReceiveCount: the attempt at which a retried item is final. */
+  readonly maxReceiveCount: number;
+  readonly bookkeepingSchema: string;
+  /** Long-poll seconds for the first receive of a batch (0 locally). */
+  readonly receiveWaitSeconds: number;
+  readonly random?: () => number;
+}
+
+/** The run as the state machine carries it from Init to every later state. */
+export interface RunContext {
+  readonly runId: string;
+  readonly jobName: string;
+  readonly settings: RunSettings;
+  readonly plannedItems: number;
+}
+
+export type { ControlState };

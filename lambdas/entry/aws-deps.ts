@@ -1,0 +1,33 @@
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import type pg from 'pg';
+import job from '@adaptive-backfill/job';
+import { validateJob } from '../../core/job';
+import { makePool } from '../../db/pool';
+import type { HandlerDeps } from '../deps';
+import { config } from './config';
+import { readDatabaseSecret } from './database-secret';
+
+const SECRET_TTL_MS = 5 * 60_000;
+const secrets = new SecretsManagerClient({});
+let cached: { pool: pg.Pool; expires: number } | undefined;
+
+/** One pool per container, re-reading the secret every few minutes so a rotated password is picked up. */
+async function getPool(): Promise<pg.Pool> {
+  if (cached && cached.expires > Date.now()) return cached.pool;
+  const previous = cached?.pool;
+  cached = { pool: makePool(await readDatabaseSecret(secrets, config.databaseSecretArn)), expires: Date.now() + SECRET_TTL_MS };
+  if (previous) previous.end().catch((error: Error) => process.emitWarning(`closing the previous pool: ${error.message}`));
+  return cached.pool;
+}
+
+export const awsDeps: HandlerDeps = {
+  job: validateJob(job, 'bundled job module'),
+  getPool,
+  sqs: new SQSClient({}),
+  queueUrl: config.queueUrl,
+  deadLetterQueueUrl: config.deadLetterQueueUrl,
+  maxReceiveCount: config.maxReceiveCount,
+  bookkeepingSchema: config.bookkeepingSchema,
+  receiveWaitSeconds: 1,
+};

@@ -1,0 +1,63 @@
+import { initialControl, type ControlState } from '../core/controller';
+import { InvalidInputError } from '../core/errors';
+import { parseExecutionInput } from '../core/execution-input';
+import { assertIdentifier } from '../core/identifiers';
+import { resolveSettings, validateOverrides, type RunSettingsOverrides } from '../core/settings';
+import { makeRangeItem, type WorkItem } from '../core/work-item';
+import { ensureBookkeeping, markPlanned, upsertRun } from '../db/bookkeeping';
+import { assertPlannableSource, planRanges } from '../db/planner';
+import { sendItems } from '../queue/work-queue';
+import type { HandlerDeps, RunContext } from './deps';
+
+export interface InitRunEvent {
+  readonly input: unknown;
+  readonly executionName: string;
+  /** Knob defaults set on the construct. */
+  readonly defaults?: RunSettingsOverrides;
+}
+
+export interface InitRunResult {
+  readonly run: RunContext;
+  readonly control: ControlState;
+  readonly lastBatch: null;
+}
+
+/** Validates the input, records the run, and plans its work items unless this run was planned before (a resume). */
+export function makeInitRunHandler(deps: HandlerDeps) {
+  return async (event: InitRunEvent): Promise<InitRunResult> => {
+    const parsed = parseExecutionInput(event.input, event.executionName);
+    if (parsed.jobName !== deps.job.name) {
+      throw new InvalidInputError('job', `no deployed job named ${JSON.stringify(parsed.jobName)}; this state machine runs ${JSON.stringify(deps.job.name)}`);
+    }
+    const settings = resolveSettings(deps.job.settings, validateOverrides('defaults', event.defaults), parsed.overrides);
+    assertIdentifier('bookkeepingSchema', deps.bookkeepingSchema);
+    const pool = await deps.getPool();
+    if (deps.job.source) await assertPlannableSource(pool, deps.job.source);
+    await ensureBookkeeping(pool, deps.bookkeepingSchema);
+    const record = await upsertRun(pool, deps.bookkeepingSchema, parsed.runId, deps.job.name, settings);
+    let plannedItems = record.plannedItems;
+    if (plannedItems === null) {
+      plannedItems = deps.job.source ? await planIntoQueue(deps, parsed.runId, settings.chunkSize) : 0;
+      await markPlanned(pool, deps.bookkeepingSchema, parsed.runId, plannedItems);
+    }
+    const run: RunContext = { runId: parsed.runId, jobName: deps.job.name, settings, plannedItems };
+    return { run, control: initialControl(settings), lastBatch: null };
+  };
+}
+
+/** Streams ranges from the planner to the queue, a few hundred at a time. */
+async function planIntoQueue(deps: HandlerDeps, runId: string, chunkSize: number): Promise<number> {
+  const pool = await deps.getPool();
+  let pending: WorkItem[] = [];
+  let planned = 0;
+  for await (const range of planRanges(pool, deps.job.source!, chunkSize)) {
+    pending.push(makeRangeItem(runId, range));
+    if (pending.length >= 200) {
+      await sendItems(deps.sqs, deps.queueUrl, pending);
+      planned += pending.length;
+      pending = [];
+    }
+  }
+  await sendItems(deps.sqs, deps.queueUrl, pending);
+  return planned + pending.length;
+}

@@ -1,0 +1,197 @@
+import { existsSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { resolveSettings, validateOverrides, type RunSettingsOverrides } from '../core/settings';
+import { buildBackfillDefinition } from './state-machine';
+
+/** The import specifier the Lambda entry points use for the job; the bundler points it at `jobEntry`. */
+export const JOB_MODULE_ALIAS = '@adaptive-backfill/job';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ENTRY_DIR = join(HERE, '..', 'lambdas', 'entry');
+
+export interface AdaptiveBackfillProps {
+  /**
+   * Path to the job module: its default export is a job definition (`defineJob({...})`). It is bundled into
+   * the Lambda functions; an execution selects it by its `name`.
+   */
+  readonly jobEntry: string;
+
+  /**
+   * Secret holding the connection as JSON: `{ host, port, username, password, dbname }` (the RDS format).
+   * Only its ARN reaches the functions; they read it at run time and cache it.
+   */
+  readonly databaseSecret: secretsmanager.ISecret;
+
+  /**
+   * VPC to run the functions in (the database's VPC).
+   * @default - the functions run outside any VPC
+   */
+  readonly vpc?: ec2.IVpc;
+
+  /**
+   * Subnets within `vpc`.
+   * @default - the VPC's private subnets
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+
+  /**
+   * Security groups for the functions, e.g. one the database accepts connections from.
+   * @default - a new security group when `vpc` is set
+   */
+  readonly securityGroups?: ec2.ISecurityGroup[];
+
+  /**
+   * Knob defaults for every execution (chunkSize, batch, backoff, health); execution input overrides them.
+   * @default - the job's settings, then the built-in defaults
+   */
+  readonly defaults?: RunSettingsOverrides;
+
+  /**
+   * Receives before SQS moves a failing work item to the dead-letter queue.
+   * @default 5
+   */
+  readonly maxReceiveCount?: number;
+
+  /**
+   * Postgres schema for the bookkeeping tables (runs, done keys, failures).
+   * @default 'backfill'
+   */
+  readonly bookkeepingSchema?: string;
+
+  /**
+   * Timeout of the batch processor; the work queue's visibility timeout is derived from it.
+   * @default Duration.minutes(5)
+   */
+  readonly batchTimeout?: Duration;
+
+  /**
+   * Memory of each function, in MiB.
+   * @default 512
+   */
+  readonly memorySize?: number;
+}
+
+/**
+ * A health-gated, adaptive backfill: a Step Functions loop that probes Postgres before every batch, processes
+ * work items from an encrypted SQS queue (with a dead-letter queue), and backs off when the database is busy.
+ */
+export class AdaptiveBackfill extends Construct {
+  public readonly queue: sqs.Queue;
+  public readonly deadLetterQueue: sqs.Queue;
+  public readonly initRun: nodejs.NodejsFunction;
+  public readonly healthProbe: nodejs.NodejsFunction;
+  public readonly batchProcessor: nodejs.NodejsFunction;
+  public readonly stateMachine: sfn.StateMachine;
+
+  public constructor(scope: Construct, id: string, props: AdaptiveBackfillProps) {
+    super(scope, id);
+    const jobEntry = checkProps(props);
+    const maxReceiveCount = props.maxReceiveCount ?? 5;
+    const batchTimeout = props.batchTimeout ?? Duration.minutes(5);
+    const schema = props.bookkeepingSchema ?? 'backfill';
+
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    this.queue = new sqs.Queue(this, 'WorkQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+      // A received batch stays invisible while it runs; a crashed batch reappears after this.
+      visibilityTimeout: Duration.seconds(batchTimeout.toSeconds() + 60),
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount },
+    });
+
+    const environment = {
+      QUEUE_URL: this.queue.queueUrl,
+      DEAD_LETTER_QUEUE_URL: this.deadLetterQueue.queueUrl,
+      MAX_RECEIVE_COUNT: String(maxReceiveCount),
+      DATABASE_SECRET_ARN: props.databaseSecret.secretArn,
+      BOOKKEEPING_SCHEMA: schema,
+      // Node 18+ runtimes do not trust the RDS certificate authorities unless told to.
+      NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
+    };
+    const makeFunction = (name: string, file: string, timeout: Duration) => {
+      const fn = new nodejs.NodejsFunction(this, name, {
+        entry: join(ENTRY_DIR, file),
+        runtime: lambda.Runtime.NODEJS_22_X,
+        architecture: lambda.Architecture.ARM_64,
+        memorySize: props.memorySize ?? 512,
+        timeout,
+        environment,
+        tracing: lambda.Tracing.ACTIVE,
+        logGroup: new logs.LogGroup(this, `${name}Logs`, { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY }),
+        vpc: props.vpc,
+        vpcSubnets: props.vpc ? props.vpcSubnets : undefined,
+        securityGroups: props.securityGroups,
+        bundling: {
+          format: nodejs.OutputFormat.CJS,
+          target: 'node22',
+          externalModules: ['@aws-sdk/*', 'pg-native'],
+          esbuildArgs: { [`--alias:${JOB_MODULE_ALIAS}`]: jobEntry },
+        },
+      });
+      props.databaseSecret.grantRead(fn);
+      return fn;
+    };
+    this.initRun = makeFunction('InitRun', 'init-run.ts', Duration.minutes(15));
+    this.healthProbe = makeFunction('HealthProbe', 'health-probe.ts', Duration.seconds(30));
+    this.batchProcessor = makeFunction('BatchProcessor', 'batch-processor.ts', batchTimeout);
+    this.queue.grantSendMessages(this.initRun);
+    this.queue.grantConsumeMessages(this.batchProcessor);
+    this.deadLetterQueue.grantSendMessages(this.batchProcessor);
+
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      definitionBody: sfn.DefinitionBody.fromChainable(
+        buildBackfillDefinition(this, { initRun: this.initRun, healthProbe: this.healthProbe, batchProcessor: this.batchProcessor }, props.defaults),
+      ),
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      tracingEnabled: true,
+      logs: {
+        destination: new logs.LogGroup(this, 'StateMachineLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY }),
+        level: sfn.LogLevel.ALL,
+        // Payloads carry run data; the events alone show what happened.
+        includeExecutionData: false,
+      },
+    });
+  }
+}
+
+/** Collects every prop problem and throws once, saying what to change. Returns the job entry's absolute path. */
+function checkProps(props: AdaptiveBackfillProps): string {
+  const problems: string[] = [];
+  const jobEntry = isAbsolute(props.jobEntry) ? props.jobEntry : resolve(props.jobEntry);
+  if (!/\.(ts|js|mjs|cjs|mts|cts)$/.test(jobEntry)) problems.push(`jobEntry must be a .ts or .js module; got ${props.jobEntry}`);
+  else if (!existsSync(jobEntry)) problems.push(`jobEntry ${jobEntry} does not exist`);
+  const receives = props.maxReceiveCount;
+  if (receives !== undefined && (!Number.isInteger(receives) || receives < 1 || receives > 1000)) {
+    problems.push(`maxReceiveCount must be an integer from 1 to 1000; got ${receives}`);
+  }
+  if (props.bookkeepingSchema !== undefined && !/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(props.bookkeepingSchema)) {
+    problems.push(`bookkeepingSchema must be a SQL identifier; got ${JSON.stringify(props.bookkeepingSchema)}`);
+  }
+  const timeout = props.batchTimeout?.toSeconds();
+  if (timeout !== undefined && (timeout < 10 || timeout > 900)) problems.push(`batchTimeout must be from 10 seconds to 15 minutes; got ${timeout}s`);
+  const memory = props.memorySize;
+  if (memory !== undefined && (!Number.isInteger(memory) || memory < 128 || memory > 10240)) problems.push(`memorySize must be an integer from 128 to 10240; got ${memory}`);
+  if (!props.vpc && (props.vpcSubnets || props.securityGroups)) problems.push('vpcSubnets and securityGroups need vpc');
+  try {
+    resolveSettings(validateOverrides('defaults', props.defaults));
+  } catch (error) {
+    problems.push((error as Error).message);
+  }
+  if (problems.length > 0) throw new Error(`AdaptiveBackfill: invalid props:\n- ${problems.join('\n- ')}`);
+  return jobEntry;
+}

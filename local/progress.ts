@@ -1,0 +1,76 @@
+import type { RunEvent, RunSummary } from './run-local';
+
+const WIDTH = 24;
+const QUIET_INTERVAL_MS = 2000;
+
+/**
+ * Shows rows done, rate, batch size and state (processing, or backing off and why). On a terminal it redraws
+ * one line; elsewhere (CI, a pipe) it prints a line every few seconds and whenever the state changes.
+ */
+export class ProgressReporter {
+  private planned = 0;
+  private itemsDone = 0;
+  private rows = 0;
+  private batchSize = 0;
+  private state = 'starting';
+  private firstBatchAt = 0;
+  private lastPrinted = 0;
+  private lastState = '';
+
+  public constructor(
+    private readonly out: NodeJS.WriteStream = process.stderr,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  public handle(event: RunEvent): void {
+    switch (event.type) {
+      case 'database':
+        this.print(event.embedded ? `embedded Postgres started (server log: ${event.logFile})` : 'using the given Postgres', true);
+        return;
+      case 'planned':
+        this.planned = event.run.plannedItems;
+        this.print(`run ${event.run.runId}: ${event.run.plannedItems} work items of up to ${event.run.settings.chunkSize} rows`, true);
+        return;
+      case 'decision':
+        this.batchSize = event.control.batchSize;
+        this.state = event.control.action === 'proceed' ? 'processing' : `${event.control.action === 'halt' ? 'halting' : `backing off ${event.control.waitSeconds}s`}: ${event.control.reason}`;
+        break;
+      case 'batch':
+        if (this.firstBatchAt === 0) this.firstBatchAt = this.now();
+        this.itemsDone += event.stats.succeeded + event.stats.deadLettered;
+        this.rows += event.stats.rowsAffected;
+        if (event.stats.error) this.state = `batch failed: ${event.stats.error}`;
+        break;
+    }
+    this.render();
+  }
+
+  public finish(summary: RunSummary): void {
+    if (this.out.isTTY) this.out.write('\n');
+    this.lastState = '';
+    this.rows = summary.rowsAffected;
+    this.render(true);
+  }
+
+  private render(force = false): void {
+    const elapsed = (this.now() - this.firstBatchAt) / 1000;
+    const rate = this.firstBatchAt && elapsed > 0 ? Math.round(this.rows / elapsed) : 0;
+    const fraction = this.planned > 0 ? Math.min(1, this.itemsDone / this.planned) : 0;
+    const filled = Math.round(fraction * WIDTH);
+    const bar = `[${'#'.repeat(filled)}${'.'.repeat(WIDTH - filled)}]`;
+    const line = `${bar} ${(fraction * 100).toFixed(1).padStart(5)}% ${this.rows.toLocaleString('en-US')} rows · ${rate.toLocaleString('en-US')} rows/s · batch ${this.batchSize} items · ${this.state}`;
+    if (this.out.isTTY) {
+      this.out.write(`\r\x1b[2K${line.slice(0, (this.out.columns ?? 160) - 1)}`);
+      return;
+    }
+    const changed = this.state !== this.lastState;
+    if (force || changed || this.now() - this.lastPrinted >= QUIET_INTERVAL_MS) this.print(line, false);
+    this.lastState = this.state;
+  }
+
+  private print(line: string, above: boolean): void {
+    if (this.out.isTTY && above) this.out.write(`\r\x1b[2K${line}\n`);
+    else if (!this.out.isTTY) this.out.write(`${line}\n`);
+    this.lastPrinted = this.now();
+  }
+}

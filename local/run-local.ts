@@ -1,0 +1,202 @@
+import './promise-polyfill';
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { StateMachine } from 'aws-local-stepfunctions';
+import type { BatchStats } from '../core/controller';
+import type { ExecutionInput } from '../core/execution-input';
+import type { JobDefinition, Queryable } from '../core/job';
+import { readRunTotals, type RunTotals } from '../db/bookkeeping';
+import { asQueryable, makePool } from '../db/pool';
+import { makeBatchProcessorHandler, type BatchResult } from '../lambdas/batch-processor';
+import type { HandlerDeps, RunContext } from '../lambdas/deps';
+import { makeHealthProbeHandler, type HealthProbeResult } from '../lambdas/health-probe';
+import { makeInitRunHandler, type InitRunResult } from '../lambdas/init-run';
+import { startEmbeddedPostgres } from './embedded-postgres';
+import { startLocalQueues } from './local-sqs';
+import { synthesizeBackfill, type FunctionRole } from './synthesize';
+
+export type RunEvent =
+  | { readonly type: 'database'; readonly embedded: boolean; readonly logFile?: string }
+  | { readonly type: 'planned'; readonly run: RunContext }
+  | { readonly type: 'decision'; readonly control: HealthProbeResult }
+  | { readonly type: 'batch'; readonly stats: BatchStats };
+
+export interface LocalRunOptions {
+  readonly job: JobDefinition;
+  /** The job module's path: bundled into the construct the same way a deployment does. */
+  readonly jobPath: string;
+  /** Postgres to backfill; when absent an embedded Postgres is started and stopped. */
+  readonly databaseUrl?: string;
+  /** Execution input besides `job` (runId, chunkSize, batch, backoff, health). */
+  readonly input?: Omit<ExecutionInput, 'job'>;
+  /** Multiplies every Wait (backoff) duration; local runs only. */
+  readonly timeScale?: number;
+  readonly bookkeepingSchema?: string;
+  readonly maxReceiveCount?: number;
+  /** Runs against the database before the execution starts (the demo creates its table here). */
+  readonly prepare?: (db: Queryable) => Promise<void>;
+  readonly onEvent?: (event: RunEvent) => void;
+}
+
+export interface RunSummary extends RunTotals {
+  readonly status: 'succeeded' | 'failed';
+  readonly runId: string;
+  readonly job: string;
+  /** One line, when status is failed. */
+  readonly reason?: string;
+  readonly itemsPlanned: number;
+  /** Rows the job's remaining() still reports after the run; null when the job has no remaining(). */
+  readonly rowsRemaining: number | null;
+  readonly batches: number;
+  readonly waits: ReadonlyArray<{ readonly seconds: number; readonly reason: string }>;
+  readonly executions: number;
+  readonly stateTransitions: number;
+  readonly durationMs: number;
+}
+
+/**
+ * Runs a job through the embedded runtime: the construct's synthesized state machine, interpreted in-process,
+ * with the Lambda handlers bound to its Task states, a local SQS server, and Postgres.
+ */
+export async function runLocal(options: LocalRunOptions): Promise<RunSummary> {
+  const started = Date.now();
+  const schema = options.bookkeepingSchema ?? 'backfill';
+  const synthesized = synthesizeBackfill({ jobEntry: options.jobPath, bookkeepingSchema: schema, maxReceiveCount: options.maxReceiveCount });
+  const embedded = options.databaseUrl ? undefined : await startEmbeddedPostgres();
+  options.onEvent?.({ type: 'database', embedded: embedded !== undefined, logFile: embedded?.logFile });
+  const pool = makePool({ connectionString: options.databaseUrl ?? embedded!.url });
+  const queues = await startLocalQueues(synthesized);
+  try {
+    if (options.prepare) await options.prepare(asQueryable(pool));
+    const deps: HandlerDeps = {
+      job: options.job,
+      getPool: async () => pool,
+      sqs: queues.sqs,
+      queueUrl: queues.queueUrl,
+      deadLetterQueueUrl: queues.deadLetterQueueUrl,
+      maxReceiveCount: synthesized.maxReceiveCount,
+      bookkeepingSchema: schema,
+      receiveWaitSeconds: 0,
+    };
+    return await execute(options, synthesized, deps, pool, started);
+  } finally {
+    await queues.close();
+    await pool.end();
+    await embedded?.stop();
+  }
+}
+
+async function execute(
+  options: LocalRunOptions,
+  synthesized: ReturnType<typeof synthesizeBackfill>,
+  deps: HandlerDeps,
+  pool: pg.Pool,
+  started: number,
+): Promise<RunSummary> {
+  const emit = options.onEvent ?? (() => undefined);
+  const waits: Array<{ seconds: number; reason: string }> = [];
+  let run: RunContext | undefined;
+  let batches = 0;
+  let lastWaitSeconds = 0;
+
+  const handlers: Record<FunctionRole, (input: never) => Promise<unknown>> = {
+    initRun: async (input) => {
+      const result: InitRunResult = await makeInitRunHandler(deps)(input);
+      run = result.run;
+      emit({ type: 'planned', run });
+      return result;
+    },
+    healthProbe: async (input) => {
+      const control = await makeHealthProbeHandler(deps)(input);
+      if (control.action === 'backoff') {
+        waits.push({ seconds: control.waitSeconds, reason: control.reason });
+        lastWaitSeconds = control.waitSeconds;
+      }
+      emit({ type: 'decision', control });
+      return control;
+    },
+    batchProcessor: async (input) => {
+      batches += 1;
+      try {
+        const stats: BatchResult = await makeBatchProcessorHandler(deps)(input);
+        emit({ type: 'batch', stats });
+        return stats;
+      } catch (error) {
+        emit({ type: 'batch', stats: { received: 0, succeeded: 0, retried: 0, deadLettered: 0, rowsAffected: 0, durationMs: 0, queue: { visible: 0, inFlight: 0 }, drained: false, error: (error as Error).message } });
+        throw error;
+      }
+    },
+  };
+
+  const machine = new StateMachine(synthesized.definition as unknown as ConstructorParameters<typeof StateMachine>[0], { validationOptions: { checkPaths: true, checkArn: true } });
+  const taskResourceLocalHandlers = bindTasks(synthesized.definition, synthesized.functionsByArn, handlers);
+  const timeScale = options.timeScale ?? 1;
+  // The interpreter reads this override each time a Wait state runs, so a getter scales the chosen wait.
+  const waitTimeOverrides: Record<string, number> = {};
+  if (timeScale !== 1) {
+    for (const name of waitStateNames(synthesized.definition)) {
+      Object.defineProperty(waitTimeOverrides, name, { enumerable: true, get: () => Math.round(lastWaitSeconds * 1000 * timeScale) });
+    }
+  }
+
+  const executionName = options.input?.runId ?? `local-${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID().slice(0, 8)}`;
+  const input: ExecutionInput = { ...options.input, job: options.job.name };
+  type RunArgs = Parameters<typeof machine.run>;
+  const execution = machine.run(input as unknown as RunArgs[0], {
+    overrides: { taskResourceLocalHandlers, waitTimeOverrides } as unknown as NonNullable<RunArgs[1]>['overrides'],
+    context: {
+      Execution: { Id: `arn:aws:states:us-east-1:123456789012:execution:local:${executionName}`, Name: executionName, Input: input, StartTime: new Date().toISOString() },
+    } as unknown as NonNullable<RunArgs[1]>['context'],
+  });
+  let stateTransitions = 0;
+  const counting = (async () => {
+    for await (const event of execution.eventLogs) if (event.type === 'StateEntered') stateTransitions += 1;
+  })();
+
+  let status: RunSummary['status'] = 'succeeded';
+  let reason: string | undefined;
+  try {
+    await execution.result;
+  } catch (error) {
+    status = 'failed';
+    const cause = (error as { cause?: { name?: string; message?: string } }).cause;
+    reason = cause ? `${cause.name}: ${cause.message}` : (error as Error).message;
+  }
+  await counting;
+
+  const runId = run?.runId ?? executionName;
+  const totals = run ? await readRunTotals(pool, deps.bookkeepingSchema, runId) : { itemsSucceeded: 0, rowsAffected: 0, itemsFailed: 0, itemsDeadLettered: 0 };
+  const rowsRemaining = options.job.remaining ? await options.job.remaining(asQueryable(pool)) : null;
+  return {
+    status,
+    runId,
+    job: options.job.name,
+    ...(reason ? { reason } : {}),
+    itemsPlanned: run?.plannedItems ?? 0,
+    ...totals,
+    rowsRemaining,
+    batches,
+    waits,
+    executions: 1,
+    stateTransitions,
+    durationMs: Date.now() - started,
+  };
+}
+
+type TaskHandler = (input: never) => Promise<unknown>;
+
+/** Binds each Task state to the handler of the function its Resource names; any other Task is an error. */
+function bindTasks(definition: Record<string, unknown>, functionsByArn: ReadonlyMap<string, FunctionRole>, handlers: Record<FunctionRole, TaskHandler>): Record<string, TaskHandler> {
+  const bound: Record<string, TaskHandler> = {};
+  for (const [name, state] of Object.entries(definition.States as Record<string, { Type: string; Resource?: string }>)) {
+    if (state.Type !== 'Task') continue;
+    const role = functionsByArn.get(state.Resource ?? '');
+    if (!role) throw new Error(`Task state ${name} calls ${state.Resource}, which the embedded runtime cannot run`);
+    bound[name] = handlers[role];
+  }
+  return bound;
+}
+
+function waitStateNames(definition: Record<string, unknown>): string[] {
+  return Object.entries(definition.States as Record<string, { Type: string }>).filter(([, s]) => s.Type === 'Wait').map(([name]) => name);
+}

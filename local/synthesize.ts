@@ -1,0 +1,73 @@
+import { App, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { AdaptiveBackfill, type AdaptiveBackfillProps } from '../lib/adaptive-backfill';
+
+const ACCOUNT = '123456789012';
+const REGION = 'us-east-1';
+
+export type FunctionRole = 'initRun' | 'healthProbe' | 'batchProcessor';
+
+export interface SynthesizedBackfill {
+  /** The state machine's ASL, exactly as deployed, with function ARNs filled in. */
+  readonly definition: Record<string, unknown>;
+  /** Function ARN (as it appears in Task states) -> which handler it is. */
+  readonly functionsByArn: ReadonlyMap<string, FunctionRole>;
+  readonly maxReceiveCount: number;
+  readonly visibilityTimeoutSeconds: number;
+}
+
+type Props = Omit<AdaptiveBackfillProps, 'databaseSecret'>;
+
+/**
+ * Synthesizes the real AdaptiveBackfill construct in memory (asset bundling skipped) and returns what the
+ * embedded runtime needs from its template: no second, hand-written definition exists.
+ */
+export function synthesizeBackfill(props: Props): SynthesizedBackfill {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new Stack(app, 'Local', { env: { account: ACCOUNT, region: REGION } });
+  const databaseSecret = secretsmanager.Secret.fromSecretCompleteArn(stack, 'Secret', `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:local-AbCdEf`);
+  const backfill = new AdaptiveBackfill(stack, 'Backfill', { ...props, databaseSecret });
+  const template = Template.fromStack(stack).toJSON() as { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+
+  const logicalId = (construct: { node: { defaultChild?: unknown } }) => stack.getLogicalId(construct.node.defaultChild as never);
+  const functionArn = (id: string) => `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${id}`;
+  const roles: Array<[FunctionRole, { node: { defaultChild?: unknown } }]> = [
+    ['initRun', backfill.initRun],
+    ['healthProbe', backfill.healthProbe],
+    ['batchProcessor', backfill.batchProcessor],
+  ];
+  const functionsByArn = new Map(roles.map(([role, fn]) => [functionArn(logicalId(fn)), role]));
+
+  const machine = template.Resources[logicalId(backfill.stateMachine)];
+  const definitionString = resolveIntrinsics(machine.Properties.DefinitionString, functionArn);
+  const queue = template.Resources[logicalId(backfill.queue)].Properties as { VisibilityTimeout: number; RedrivePolicy: { maxReceiveCount: number } };
+  return {
+    definition: JSON.parse(definitionString) as Record<string, unknown>,
+    functionsByArn,
+    maxReceiveCount: queue.RedrivePolicy.maxReceiveCount,
+    visibilityTimeoutSeconds: queue.VisibilityTimeout,
+  };
+}
+
+/** Resolves the few intrinsics a synthesized definition string uses: Fn::Join, Fn::GetAtt (function ARNs), pseudo Refs. */
+function resolveIntrinsics(value: unknown, functionArn: (logicalId: string) => string): string {
+  if (typeof value === 'string') return value;
+  const node = value as Record<string, unknown>;
+  if ('Fn::Join' in node) {
+    const [separator, parts] = node['Fn::Join'] as [string, unknown[]];
+    return parts.map((part) => resolveIntrinsics(part, functionArn)).join(separator);
+  }
+  if ('Fn::GetAtt' in node) {
+    const [id, attribute] = node['Fn::GetAtt'] as [string, string];
+    if (attribute !== 'Arn') throw new Error(`unexpected Fn::GetAtt ${id}.${attribute} in the state machine definition`);
+    return functionArn(id);
+  }
+  if ('Ref' in node) {
+    const pseudo: Record<string, string> = { 'AWS::Partition': 'aws', 'AWS::Region': REGION, 'AWS::AccountId': ACCOUNT, 'AWS::URLSuffix': 'amazonaws.com' };
+    const resolved = pseudo[node.Ref as string];
+    if (resolved === undefined) throw new Error(`unexpected Ref ${String(node.Ref)} in the state machine definition`);
+    return resolved;
+  }
+  throw new Error(`unexpected intrinsic in the state machine definition: ${JSON.stringify(node).slice(0, 200)}`);
+}

@@ -1,0 +1,115 @@
+import {
+  ChangeMessageVisibilityBatchCommand,
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  SendMessageCommand,
+  type Message,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { WorkItem } from '../core/work-item';
+
+/** SQS takes at most 10 entries per batch call. */
+const SQS_BATCH = 10;
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+function assertNoFailures(operation: string, failed: ReadonlyArray<{ Id?: string; Message?: string }> | undefined): void {
+  if (failed && failed.length > 0) {
+    throw new Error(`${operation} failed for ${failed.length} entries: ${failed.map((f) => `${f.Id}: ${f.Message}`).join('; ')}`);
+  }
+}
+
+export async function sendItems(sqs: SQSClient, queueUrl: string, items: readonly WorkItem[]): Promise<void> {
+  await Promise.all(
+    chunks(items, SQS_BATCH).map(async (group) => {
+      const result = await sqs.send(new SendMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: group.map((item, i) => ({ Id: String(i), MessageBody: JSON.stringify(item) })),
+      }));
+      assertNoFailures('SendMessageBatch', result.Failed);
+    }),
+  );
+}
+
+/** Receives up to `max` messages, 10 per call, stopping early when the queue returns none. */
+export async function receiveMessages(sqs: SQSClient, queueUrl: string, max: number, waitTimeSeconds: number): Promise<Message[]> {
+  const messages: Message[] = [];
+  while (messages.length < max) {
+    const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({
+      QueueUrl: queueUrl,
+      MaxNumberOfMessages: Math.min(SQS_BATCH, max - messages.length),
+      WaitTimeSeconds: messages.length === 0 ? waitTimeSeconds : 0,
+      // local-aws-sqs reads AttributeNames only (where 'All' covers the receive count); real SQS reads both.
+      AttributeNames: ['All'],
+      MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+    }));
+    if (Messages.length === 0) break;
+    messages.push(...Messages);
+  }
+  return messages;
+}
+
+export function receiveCount(message: Message): number {
+  return Number(message.Attributes?.ApproximateReceiveCount ?? '1');
+}
+
+export async function deleteMessages(sqs: SQSClient, queueUrl: string, messages: readonly Message[]): Promise<void> {
+  await Promise.all(
+    chunks(messages, SQS_BATCH).map(async (group) => {
+      const result = await sqs.send(new DeleteMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: group.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
+      }));
+      assertNoFailures('DeleteMessageBatch', result.Failed);
+    }),
+  );
+}
+
+/** Hands messages back for a later try, each after its own delay. */
+export async function releaseMessages(sqs: SQSClient, queueUrl: string, releases: ReadonlyArray<{ message: Message; delaySeconds: number }>): Promise<void> {
+  await Promise.all(
+    chunks(releases, SQS_BATCH).map(async (group) => {
+      const result = await sqs.send(new ChangeMessageVisibilityBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: group.map((r, i) => ({ Id: String(i), ReceiptHandle: r.message.ReceiptHandle, VisibilityTimeout: r.delaySeconds })),
+      }));
+      assertNoFailures('ChangeMessageVisibilityBatch', result.Failed);
+    }),
+  );
+}
+
+/** Moves a message that can never succeed to the DLQ at once, with its reason as an attribute. */
+export async function deadLetter(sqs: SQSClient, deadLetterQueueUrl: string, message: Message, reason: string): Promise<void> {
+  await sqs.send(new SendMessageCommand({
+    QueueUrl: deadLetterQueueUrl,
+    MessageBody: message.Body ?? '',
+    MessageAttributes: {
+      reason: { DataType: 'String', StringValue: reason.slice(0, 1000) },
+      sourceMessageId: { DataType: 'String', StringValue: message.MessageId ?? 'unknown' },
+    },
+  }));
+}
+
+export interface QueueDepth {
+  readonly visible: number;
+  readonly inFlight: number;
+  readonly delayed: number;
+}
+
+export async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<QueueDepth> {
+  const { Attributes = {} } = await sqs.send(new GetQueueAttributesCommand({
+    QueueUrl: queueUrl,
+    AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
+  }));
+  return {
+    visible: Number(Attributes.ApproximateNumberOfMessages ?? 0),
+    inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
+    delayed: Number(Attributes.ApproximateNumberOfMessagesDelayed ?? 0),
+  };
+}
