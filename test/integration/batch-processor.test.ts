@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import type { CodeJobDefinition, JobDefinition } from '../../core/job';
+import { resolveSettings } from '../../core/settings';
+import { makeRangeItem } from '../../core/work-item';
+import { ensureBookkeeping, upsertRun } from '../../db/bookkeeping';
+import { makeBatchProcessorHandler } from '../../lambdas/batch-processor';
+import type { HandlerDeps, RunContext } from '../../lambdas/deps';
+import { startLocalQueues, type LocalQueues } from '../../local/local-sqs';
+import { queueDepth, sendItems } from '../../queue/work-queue';
+import { openTestDatabase, type TestDatabase } from '../support/database';
+
+const SCHEMA = 'bookkeeping_test';
+const settings = resolveSettings({ chunkSize: 10 });
+
+/** Adds 1 to every row of the range: run twice, a row would show 2. */
+const counterJob: JobDefinition = {
+  name: 'counter',
+  source: { table: 'counted', key: 'id' },
+  sql: 'UPDATE counted SET n = n + 1 WHERE id >= $1 AND id < $2',
+};
+
+describe('batch processor (real Postgres, local SQS)', () => {
+  let db: TestDatabase;
+  let queues: LocalQueues;
+  let runSeq = 0;
+  let run: RunContext;
+
+  const deps = (job: JobDefinition): HandlerDeps => ({
+    job,
+    getPool: async () => db.pool,
+    sqs: queues.sqs,
+    queueUrl: queues.queueUrl,
+    deadLetterQueueUrl: queues.deadLetterQueueUrl,
+    maxReceiveCount: 3,
+    bookkeepingSchema: SCHEMA,
+    receiveWaitSeconds: 0,
+  });
+
+  const deadLetters = async () => {
+    const { Messages = [] } = await queues.sqs.send(new ReceiveMessageCommand({ QueueUrl: queues.deadLetterQueueUrl, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'] }));
+    return Messages.map((m) => ({ body: m.Body, reason: m.MessageAttributes?.reason?.StringValue }));
+  };
+
+  before(async () => {
+    db = await openTestDatabase();
+    await ensureBookkeeping(db.pool, SCHEMA);
+    await db.pool.query('CREATE TABLE counted (id bigint PRIMARY KEY, n int NOT NULL DEFAULT 0)');
+  });
+  beforeEach(async () => {
+    queues = await startLocalQueues({ maxReceiveCount: 3, visibilityTimeoutSeconds: 30 });
+    await db.pool.query('TRUNCATE counted');
+    await db.pool.query('INSERT INTO counted (id) SELECT g FROM generate_series(1, 100) g');
+    runSeq += 1;
+    run = { runId: `run-${runSeq}`, jobName: 'counter', settings, plannedItems: 10 };
+    await upsertRun(db.pool, SCHEMA, run.runId, 'counter', settings);
+  });
+  afterEach(() => queues.close());
+  after(() => db.close());
+
+  it('changes each row exactly once when every message is delivered twice', async () => {
+    // Prepare: 10 ranges of 10 rows, each sent twice
+    const items = Array.from({ length: 10 }, (_, i) => makeRangeItem(run.runId, { lo: String(i * 10 + 1), hi: String(i * 10 + 11) }));
+    await sendItems(queues.sqs, queues.queueUrl, [...items, ...items]);
+    const handler = makeBatchProcessorHandler(deps(counterJob));
+    // Act
+    const first = await handler({ run, batchSize: 7 });
+    const rest = await handler({ run, batchSize: 50 });
+    const last = await handler({ run, batchSize: 50 });
+    // Assess
+    const { rows } = await db.pool.query<{ n: number; rows: string }>('SELECT n, count(*) AS rows FROM counted GROUP BY n');
+    assert.deepStrictEqual(rows, [{ n: 1, rows: '100' }]);
+    assert.deepStrictEqual([first.received, first.succeeded, rest.received, rest.succeeded, first.rowsAffected + rest.rowsAffected], [7, 7, 13, 13, 100]);
+    assert.deepStrictEqual([last.received, last.drained, last.totals], [0, true, { itemsSucceeded: 10, rowsAffected: 100, itemsFailed: 0, itemsDeadLettered: 0 }]);
+  });
+
+  it('sends a malformed message to the DLQ with its reason and carries on with the rest', async () => {
+    // Prepare
+    await sendItems(queues.sqs, queues.queueUrl, [makeRangeItem(run.runId, { lo: '1', hi: '11' })]);
+    await queues.sqs.send(new SendMessageCommand({ QueueUrl: queues.queueUrl, MessageBody: '{"v":1,"runId":"x","dedupeKey":"k","range":{"lo":"9","hi":"2"}}' }));
+    await queues.sqs.send(new SendMessageCommand({ QueueUrl: queues.queueUrl, MessageBody: 'garbage' }));
+    // Act
+    const stats = await makeBatchProcessorHandler(deps(counterJob))({ run, batchSize: 10 });
+    // Assess
+    assert.deepStrictEqual([stats.received, stats.succeeded, stats.deadLettered, stats.rowsAffected], [3, 1, 2, 10]);
+    const dlq = (await deadLetters()).map((m) => m.reason).sort();
+    assert.deepStrictEqual(dlq, ['malformed work item: body is not JSON: "garbage"', 'malformed work item: range.lo must be < range.hi; got [9, 2)']);
+    const { rows } = await db.pool.query(`SELECT error, final FROM ${SCHEMA}.failures WHERE run_id = $1 ORDER BY error`, [run.runId]);
+    assert.deepStrictEqual(rows, [
+      { error: 'malformed work item: body is not JSON: "garbage"', final: true },
+      { error: 'malformed work item: range.lo must be < range.hi; got [9, 2)', final: true },
+    ]);
+    assert.deepStrictEqual(await queueDepth(queues.sqs, queues.queueUrl), { visible: 0, inFlight: 0, delayed: 0 });
+  });
+
+  it('settles code-job outcomes per item: ok is deleted, retry comes back later, fail goes to the DLQ', async () => {
+    // Prepare
+    const job: CodeJobDefinition = {
+      name: 'mixed',
+      process: async (items) => items.map((item) => {
+        const lo = Number(item.range!.lo);
+        if (lo === 1) return { status: 'ok', rowsAffected: 3 };
+        if (lo === 11) return { status: 'retry', reason: 'upstream busy' };
+        return { status: 'fail', reason: 'row 21 is poisoned' };
+      }),
+    };
+    await sendItems(queues.sqs, queues.queueUrl, ['1', '11', '21'].map((lo) => makeRangeItem(run.runId, { lo, hi: String(Number(lo) + 10) })));
+    // Act
+    const stats = await makeBatchProcessorHandler(deps(job))({ run, batchSize: 10 });
+    // Assess
+    assert.deepStrictEqual([stats.received, stats.succeeded, stats.retried, stats.deadLettered, stats.rowsAffected, stats.drained], [3, 1, 1, 1, 3, false]);
+    assert.deepStrictEqual(await queueDepth(queues.sqs, queues.queueUrl), { visible: 1, inFlight: 1, delayed: 0 });
+    assert.deepStrictEqual((await deadLetters()).map((m) => m.reason), ['row 21 is poisoned']);
+    const { rows } = await db.pool.query(`SELECT dedupe_key, attempt, error, final FROM ${SCHEMA}.failures WHERE run_id = $1 ORDER BY dedupe_key`, [run.runId]);
+    assert.deepStrictEqual(rows, [
+      { dedupe_key: 'range:11-21', attempt: 1, error: 'upstream busy', final: false },
+      { dedupe_key: 'range:21-31', attempt: 1, error: 'row 21 is poisoned', final: true },
+    ]);
+  });
+
+  it('retries a range whose statement fails, leaving the other ranges done', async () => {
+    // Prepare: the statement divides by zero on row 15 only
+    const job: JobDefinition = { ...counterJob, name: 'divides', sql: 'UPDATE counted SET n = n + 1 / (CASE WHEN id = 15 THEN 0 ELSE 1 END) WHERE id >= $1 AND id < $2' };
+    await sendItems(queues.sqs, queues.queueUrl, [makeRangeItem(run.runId, { lo: '1', hi: '11' }), makeRangeItem(run.runId, { lo: '11', hi: '21' })]);
+    // Act
+    const stats = await makeBatchProcessorHandler(deps(job))({ run, batchSize: 10 });
+    // Assess
+    assert.deepStrictEqual([stats.succeeded, stats.retried, stats.rowsAffected], [1, 1, 10]);
+    const { rows } = await db.pool.query<{ n: number; c: string }>('SELECT n, count(*) AS c FROM counted WHERE id <= 20 GROUP BY n ORDER BY n');
+    assert.deepStrictEqual(rows, [{ n: 0, c: '10' }, { n: 1, c: '10' }]);
+    const failures = await db.pool.query(`SELECT dedupe_key, error FROM ${SCHEMA}.failures WHERE run_id = $1`, [run.runId]);
+    assert.deepStrictEqual(failures.rows, [{ dedupe_key: 'range:11-21', error: 'division by zero' }]);
+  });
+
+  it('fails the whole batch when the job throws, releasing its items for another try', async () => {
+    // Prepare
+    const job: CodeJobDefinition = { name: 'crashes', process: async () => { throw new Error('out of memory'); } };
+    await sendItems(queues.sqs, queues.queueUrl, [makeRangeItem(run.runId, { lo: '1', hi: '11' })]);
+    // Act
+    const error = await makeBatchProcessorHandler(deps(job))({ run, batchSize: 10 }).catch((e: Error) => e);
+    // Assess
+    assert.deepStrictEqual([(error as Error).name, (error as Error).message], ['BatchFailedError', 'batch of 1 items failed: out of memory']);
+    const { rows } = await db.pool.query(`SELECT attempt, error, final, stack IS NOT NULL AS has_stack FROM ${SCHEMA}.failures WHERE run_id = $1`, [run.runId]);
+    assert.deepStrictEqual(rows, [{ attempt: 1, error: 'out of memory', final: false, has_stack: true }]);
+    assert.deepStrictEqual(await queueDepth(queues.sqs, queues.queueUrl), { visible: 1, inFlight: 1, delayed: 0 });
+  });
+});

@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { backoffSeconds, decide, initialControl, nextBatchSize, type BatchStats, type ControlState } from '../../core/controller';
+import type { HealthReport, Verdict } from '../../core/health';
+import { DEFAULT_SETTINGS, resolveSettings } from '../../core/settings';
+
+const settings = resolveSettings({ batch: { initialSize: 10, minSize: 1, maxSize: 100, targetSeconds: 1, maxConsecutiveFailures: 3 }, backoff: { baseSeconds: 2, maxSeconds: 30, multiplier: 2, maxTotalSeconds: 60 } });
+
+function report(verdict: Verdict): HealthReport {
+  const value = verdict === 'critical' ? 200 : verdict === 'warning' ? 40 : 1;
+  return { verdict, checks: [{ name: 'longRunningQueries', value, unit: 'seconds', verdict }], probedAt: '2026-01-01T00:00:00.000Z', durationMs: 1 };
+}
+
+function batch(received: number, durationMs: number, extra: Partial<BatchStats> = {}): BatchStats {
+  return { received, succeeded: received, retried: 0, deadLettered: 0, rowsAffected: received * 1000, durationMs, queue: { visible: 100, inFlight: 0 }, drained: false, ...extra };
+}
+
+describe('backoffSeconds', () => {
+  it('is full jitter in whole seconds, at least 1, capped', () => {
+    // Prepare
+    const backoff = settings.backoff;
+    // Act
+    const rows = [0, 1, 2, 3, 10].map((attempt) => [attempt, backoffSeconds(backoff, attempt, () => 0), backoffSeconds(backoff, attempt, () => 0.5), backoffSeconds(backoff, attempt, () => 0.999999)]);
+    // Assess
+    assert.deepStrictEqual(rows, [
+      [0, 1, 1, 2],
+      [1, 1, 2, 4],
+      [2, 1, 4, 8],
+      [3, 1, 8, 16],
+      [10, 1, 15, 30],
+    ]);
+  });
+});
+
+describe('nextBatchSize', () => {
+  it('grows by at most x1.2 toward the target duration, shrinks freely, stays within bounds', () => {
+    // Prepare: the target is 1 s per batch
+    const cases: Array<[number, BatchStats | null, number]> = [
+      [10, null, 10], // no batch yet
+      [10, batch(10, 100), 12], // 10 ms per item -> ideal 100, growth capped at 12
+      [10, batch(10, 1000), 10], // exactly on target
+      [10, batch(10, 4000), 6], // 400 ms per item -> ideal 2.5, halfway from 10 is 6.25
+      [2, batch(2, 100_000), 1], // never below minSize
+      [95, batch(95, 95), 100], // never above maxSize
+      [10, batch(0, 5), 10], // an empty batch says nothing about speed
+    ];
+    // Act
+    const sizes = cases.map(([current, last]) => nextBatchSize(settings.batch, current, last));
+    // Assess
+    assert.deepStrictEqual(sizes, cases.map(([, , expected]) => expected));
+  });
+});
+
+describe('decide', () => {
+  it('turns a sequence of reports into proceed, backoff with growing waits, decay, and proceed again', () => {
+    // Prepare
+    const sequence: Array<[Verdict, BatchStats | null]> = [
+      ['ok', null],
+      ['ok', batch(10, 500)],
+      ['critical', batch(12, 600)],
+      ['critical', null],
+      ['critical', null],
+      ['ok', null],
+      ['warning', batch(12, 600)],
+    ];
+    // Act
+    let control: ControlState = initialControl(settings);
+    const decisions = sequence.map(([verdict, last]) => {
+      control = decide(settings, control, last, report(verdict), () => 0.999999);
+      return [control.action, control.waitSeconds, control.batchSize, control.backoffAttempt];
+    });
+    // Assess
+    assert.deepStrictEqual(decisions, [
+      ['proceed', 0, 10, 0],
+      ['proceed', 0, 12, 0],
+      ['backoff', 2, 14, 1],
+      ['backoff', 4, 14, 2],
+      ['backoff', 8, 14, 3],
+      ['proceed', 0, 14, 2],
+      ['proceed', 0, 8, 1],
+    ]);
+  });
+
+  it('never counts an unhealthy probe as a batch failure', () => {
+    // Prepare
+    let control: ControlState = initialControl(settings);
+    // Act
+    for (let i = 0; i < 5; i += 1) control = decide(settings, control, null, report('critical'), () => 0);
+    // Assess
+    assert.deepStrictEqual([control.action, control.consecutiveFailures, control.totalBackoffSeconds], ['backoff', 0, 5]);
+  });
+
+  it('halts once the backoff budget is spent, naming the problem', () => {
+    // Prepare: every wait is the cap (30 s); the budget is 60 s
+    let control: ControlState = { ...initialControl(settings), backoffAttempt: 10 };
+    // Act
+    const actions = [1, 2, 3].map(() => {
+      control = decide(settings, control, null, report('critical'), () => 0.999999);
+      return control.action;
+    });
+    // Assess
+    assert.deepStrictEqual(actions, ['backoff', 'backoff', 'halt']);
+    assert.match(control.reason, /^backoff budget of 60s spent; still unhealthy: longRunningQueries 200s \(critical\)$/);
+  });
+
+  it('halves the batch after a failed batch and halts after maxConsecutiveFailures in a row', () => {
+    // Prepare
+    const failed = batch(0, 0, { error: 'BatchFailedError: database went away' });
+    let control: ControlState = { ...initialControl(settings), batchSize: 40 };
+    // Act
+    const steps = [failed, failed, failed].map((last) => {
+      control = decide(settings, control, last, report('ok'), Math.random);
+      return [control.action, control.batchSize, control.consecutiveFailures];
+    });
+    // Assess
+    assert.deepStrictEqual(steps, [
+      ['proceed', 20, 1],
+      ['proceed', 10, 2],
+      ['halt', 10, 3],
+    ]);
+    assert.equal(control.reason, '3 batches in a row failed; last error: BatchFailedError: database went away');
+  });
+
+  it('waits without penalty when nothing is visible but items are in flight', () => {
+    // Prepare
+    const last = batch(0, 3, { queue: { visible: 0, inFlight: 4 } });
+    // Act
+    const next = decide(settings, initialControl(settings), last, report('ok'));
+    // Assess
+    assert.deepStrictEqual([next.action, next.waitSeconds, next.reason, next.backoffAttempt, next.totalBackoffSeconds], ['backoff', 1, 'waiting for 4 in-flight items', 0, 0]);
+  });
+
+  it('uses the defaults when nothing is overridden', () => {
+    // Act
+    const control = initialControl(resolveSettings());
+    // Assess
+    assert.equal(control.batchSize, DEFAULT_SETTINGS.batch.initialSize);
+  });
+});
