@@ -22,7 +22,14 @@ export interface JobContext {
   readonly runId: string;
   /** The target database (a pool). */
   readonly db: Queryable;
-  /** Runs `fn` in a transaction that also records `item`'s dedupe key: the effect happens at most once. */
+  /** Epoch milliseconds by which the batch must be done; items not finished by then come back later. */
+  readonly deadline: number;
+  /** Aborted at the deadline, for jobs that call out to other systems. */
+  readonly signal: AbortSignal;
+  /**
+   * Runs `fn` in a transaction that also records `item`'s dedupe key: the effect happens at most once.
+   * Its statements are bounded by the time left before the deadline.
+   */
   withItemTransaction(item: WorkItem, fn: (tx: Queryable) => Promise<number>): Promise<ItemOutcome>;
 }
 

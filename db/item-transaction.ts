@@ -8,9 +8,16 @@ import { asQueryable, withTransaction } from './pool';
  * Runs an item's effect in a transaction that first claims its dedupe key. A second delivery of the same
  * item finds the key taken (or waits for the first to finish) and changes nothing: exactly-once effects.
  */
-export async function runItemTransaction(pool: pg.Pool, schema: string, item: WorkItem, effect: (tx: Queryable) => Promise<number>): Promise<ItemOutcome & { duplicate?: boolean }> {
+export async function runItemTransaction(
+  pool: pg.Pool,
+  schema: string,
+  item: WorkItem,
+  effect: (tx: Queryable) => Promise<number>,
+  timeoutMs?: number,
+): Promise<ItemOutcome & { duplicate?: boolean }> {
   const table = `${quoteIdentifier(schema)}.done_items`;
   return withTransaction(pool, async (client) => {
+    if (timeoutMs !== undefined) await client.query(`SET LOCAL statement_timeout = ${Math.max(1, Math.trunc(timeoutMs))}`);
     const claim = await client.query(
       `INSERT INTO ${table} (run_id, dedupe_key, rows_affected) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING`,
       [item.runId, item.dedupeKey],

@@ -1,13 +1,14 @@
 import type { Message } from '@aws-sdk/client-sqs';
 import type { BatchStats } from '../core/controller';
 import { BatchFailedError, MalformedWorkItemError } from '../core/errors';
-import { isSqlJob, type ItemOutcome, type JobContext, type JobDefinition } from '../core/job';
+import type { ItemOutcome, JobContext } from '../core/job';
 import { parseWorkItem, type WorkItem } from '../core/work-item';
 import { readRunTotals, recordFailures, recordRunStatus, type FailureRecord, type RunTotals } from '../db/bookkeeping';
 import { runItemTransaction } from '../db/item-transaction';
 import { asQueryable, type Pool } from '../db/pool';
 import { deadLetter, deleteMessages, queueDepth, receiveCount, receiveMessages, releaseMessages } from '../queue/work-queue';
 import type { HandlerDeps, RunContext } from './deps';
+import { runJob } from './run-job';
 
 export interface BatchProcessorEvent {
   readonly run: RunContext;
@@ -19,6 +20,16 @@ export interface BatchResult extends BatchStats {
   readonly totals?: RunTotals;
 }
 
+/** The part of the Lambda context the processor uses; the local runtime supplies it from the function's timeout. */
+export interface InvocationContext {
+  getRemainingTimeInMillis(): number;
+}
+
+/** Time kept back from the invocation's remaining time to settle messages and record results. */
+export function settleMarginMs(remainingMs: number): number {
+  return Math.min(10_000, Math.max(1_000, remainingMs * 0.1));
+}
+
 /** Delay before a retried item is visible again: doubles with each receive, capped at a minute. */
 export function retryDelaySeconds(attempt: number): number {
   return Math.min(60, 2 ** Math.max(0, attempt - 1));
@@ -26,8 +37,10 @@ export function retryDelaySeconds(attempt: number): number {
 
 /** Receives up to batchSize items, runs the job on them, and settles each message: delete, retry later, or DLQ. */
 export function makeBatchProcessorHandler(deps: HandlerDeps) {
-  return async (event: BatchProcessorEvent): Promise<BatchResult> => {
+  return async (event: BatchProcessorEvent, invocation?: InvocationContext): Promise<BatchResult> => {
     const started = Date.now();
+    const remainingMs = invocation?.getRemainingTimeInMillis() ?? 15 * 60_000;
+    const deadline = started + remainingMs - settleMarginMs(remainingMs);
     const { run } = event;
     const pool = await deps.getPool();
     let messages: Message[];
@@ -39,13 +52,17 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
     const parsed = messages.map((message) => parseMessage(message));
     const valid = parsed.filter((p): p is { message: Message; item: WorkItem } => 'item' in p);
     let outcomes: readonly ItemOutcome[];
+    const abort = new AbortController();
+    const abortAtDeadline = setTimeout(() => abort.abort(), Math.max(0, deadline - Date.now()));
     try {
-      outcomes = await runJob(deps.job, valid.map((p) => p.item), makeJobContext(pool, deps.bookkeepingSchema, run.runId));
+      outcomes = await runJob(deps.job, valid.map((p) => p.item), makeJobContext(pool, deps.bookkeepingSchema, run.runId, deadline, abort.signal));
     } catch (error) {
       // The batch failed as a whole: its items become visible again after their delay; the run goes on.
       await releaseMessages(deps.sqs, deps.queueUrl, valid.map((p) => ({ message: p.message, delaySeconds: retryDelaySeconds(receiveCount(p.message)) })));
       await recordFailures(pool, deps.bookkeepingSchema, valid.map((p) => failureOf(run.runId, p.message, p.item, error, receiveCount(p.message) >= deps.maxReceiveCount)));
       throw new BatchFailedError(`batch of ${valid.length} items failed: ${(error as Error).message}`, { cause: error });
+    } finally {
+      clearTimeout(abortAtDeadline);
     }
 
     const done: Message[] = [];
@@ -121,36 +138,12 @@ function failureOf(runId: string, message: Message, item: WorkItem, error: unkno
   return { runId, dedupeKey: item.dedupeKey, messageId: message.MessageId, attempt: receiveCount(message), error: e.message ?? String(error), stack: e.stack, final };
 }
 
-function makeJobContext(pool: Pool, schema: string, runId: string): JobContext {
+function makeJobContext(pool: Pool, schema: string, runId: string, deadline: number, signal: AbortSignal): JobContext {
   return {
     runId,
     db: asQueryable(pool),
-    withItemTransaction: (item, fn) => runItemTransaction(pool, schema, item, fn),
+    deadline,
+    signal,
+    withItemTransaction: (item, fn) => runItemTransaction(pool, schema, item, fn, deadline - Date.now()),
   };
-}
-
-/** SQL jobs run their statement per range, each in its own item transaction; a failing range is retried alone. */
-async function runJob(job: JobDefinition, items: readonly WorkItem[], ctx: JobContext): Promise<readonly ItemOutcome[]> {
-  if (items.length === 0) return [];
-  if (!isSqlJob(job)) {
-    const outcomes = await job.process(items, ctx);
-    if (!Array.isArray(outcomes) || outcomes.length !== items.length) {
-      throw new Error(`job ${job.name}: process() must return one outcome per item (${items.length}); got ${Array.isArray(outcomes) ? outcomes.length : typeof outcomes}`);
-    }
-    return outcomes;
-  }
-  const outcomes: ItemOutcome[] = [];
-  for (const item of items) {
-    if (!item.range) {
-      outcomes.push({ status: 'fail', reason: 'a sql job needs items with a key range' });
-      continue;
-    }
-    const { lo, hi } = item.range;
-    try {
-      outcomes.push(await ctx.withItemTransaction(item, async (tx) => (await tx.query(job.sql, [lo, hi])).rowCount ?? 0));
-    } catch (error) {
-      outcomes.push({ status: 'retry', reason: (error as Error).message });
-    }
-  }
-  return outcomes;
 }

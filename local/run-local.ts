@@ -118,7 +118,9 @@ async function execute(
     batchProcessor: async (input) => {
       batches += 1;
       try {
-        const stats: BatchResult = await makeBatchProcessorHandler(deps)(input);
+        const invokedAt = Date.now();
+        const timeoutMs = synthesized.batchTimeoutSeconds * 1000;
+        const stats: BatchResult = await makeBatchProcessorHandler(deps)(input, { getRemainingTimeInMillis: () => invokedAt + timeoutMs - Date.now() });
         emit({ type: 'batch', stats });
         return stats;
       } catch (error) {

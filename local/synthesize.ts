@@ -15,6 +15,8 @@ export interface SynthesizedBackfill {
   readonly functionsByArn: ReadonlyMap<string, FunctionRole>;
   readonly maxReceiveCount: number;
   readonly visibilityTimeoutSeconds: number;
+  /** The batch processor's timeout: its deadline in local runs, as on Lambda. */
+  readonly batchTimeoutSeconds: number;
 }
 
 type Props = Omit<AdaptiveBackfillProps, 'databaseSecret'>;
@@ -47,6 +49,7 @@ export function synthesizeBackfill(props: Props): SynthesizedBackfill {
     functionsByArn,
     maxReceiveCount: queue.RedrivePolicy.maxReceiveCount,
     visibilityTimeoutSeconds: queue.VisibilityTimeout,
+    batchTimeoutSeconds: (template.Resources[logicalId(backfill.batchProcessor)].Properties as { Timeout: number }).Timeout,
   };
 }
 

@@ -5,7 +5,8 @@ import type { CodeJobDefinition, JobDefinition } from '../../core/job';
 import { resolveSettings } from '../../core/settings';
 import { makeRangeItem } from '../../core/work-item';
 import { ensureBookkeeping, upsertRun } from '../../db/bookkeeping';
-import { makeBatchProcessorHandler } from '../../lambdas/batch-processor';
+import { makeBatchProcessorHandler, settleMarginMs } from '../../lambdas/batch-processor';
+import { DEADLINE_REASON } from '../../lambdas/run-job';
 import type { HandlerDeps, RunContext } from '../../lambdas/deps';
 import { startLocalQueues, type LocalQueues } from '../../local/local-sqs';
 import { queueDepth, sendItems } from '../../queue/work-queue';
@@ -144,5 +145,21 @@ describe('batch processor (real Postgres, local SQS)', () => {
     const { rows } = await db.pool.query(`SELECT attempt, error, final, stack IS NOT NULL AS has_stack FROM ${SCHEMA}.failures WHERE run_id = $1`, [run.runId]);
     assert.deepStrictEqual(rows, [{ attempt: 1, error: 'out of memory', final: false, has_stack: true }]);
     assert.deepStrictEqual(await queueDepth(queues.sqs, queues.queueUrl), { visible: 1, inFlight: 1, delayed: 0 });
+  });
+
+  it('stops at the deadline from the invocation\'s remaining time: the running range is cancelled, the rest come back', async () => {
+    // Prepare: each range sleeps 1.5 s; the invocation has 2 s left, so the deadline is 1 s away
+    const job: JobDefinition = { ...counterJob, name: 'slow', sql: 'UPDATE counted SET n = n + 1 WHERE id >= $1 AND id < $2 AND pg_sleep(1.5) IS NOT NULL' };
+    await sendItems(queues.sqs, queues.queueUrl, ['1', '11', '21'].map((lo) => makeRangeItem(run.runId, { lo, hi: String(Number(lo) + 10) })));
+    const invokedAt = Date.now();
+    // Act
+    const stats = await makeBatchProcessorHandler(deps(job))({ run, batchSize: 10 }, { getRemainingTimeInMillis: () => invokedAt + 2000 - Date.now() });
+    // Assess
+    assert.equal(settleMarginMs(2000), 1000);
+    assert.deepStrictEqual([stats.received, stats.succeeded, stats.retried, stats.rowsAffected], [3, 0, 3, 0]);
+    const { rows } = await db.pool.query(`SELECT count(*)::int AS n, min(error) AS error, bool_or(final) AS final FROM ${SCHEMA}.failures WHERE run_id = $1`, [run.runId]);
+    assert.deepStrictEqual(rows, [{ n: 3, error: DEADLINE_REASON, final: false }]);
+    const counted = await db.pool.query('SELECT sum(n)::int AS n FROM counted');
+    assert.deepStrictEqual(counted.rows, [{ n: 0 }]);
   });
 });

@@ -1,0 +1,48 @@
+import { BatchFailedError } from '../core/errors';
+import { isSqlJob, type ItemOutcome, type JobContext, type JobDefinition } from '../core/job';
+import type { WorkItem } from '../core/work-item';
+
+export const DEADLINE_REASON = 'batch deadline reached before this item finished';
+
+/**
+ * Runs the job on a batch before `ctx.deadline`. A SQL job runs its statement per range, each in its own item
+ * transaction (bounded by the time left), so a failing range is retried alone and ranges not reached in time
+ * come back later. A code job that is still running at the deadline fails the batch as a whole.
+ */
+export async function runJob(job: JobDefinition, items: readonly WorkItem[], ctx: JobContext): Promise<readonly ItemOutcome[]> {
+  if (items.length === 0) return [];
+  if (!isSqlJob(job)) return runCodeJob(job.name, () => job.process(items, ctx), items.length, ctx.deadline);
+  const outcomes: ItemOutcome[] = [];
+  for (const item of items) {
+    if (!item.range) {
+      outcomes.push({ status: 'fail', reason: 'a sql job needs items with a key range' });
+    } else if (Date.now() >= ctx.deadline) {
+      outcomes.push({ status: 'retry', reason: DEADLINE_REASON });
+    } else {
+      const { lo, hi } = item.range;
+      try {
+        outcomes.push(await ctx.withItemTransaction(item, async (tx) => (await tx.query(job.sql, [lo, hi])).rowCount ?? 0));
+      } catch (error) {
+        const reason = (error as { code?: string }).code === '57014' && Date.now() >= ctx.deadline ? DEADLINE_REASON : (error as Error).message;
+        outcomes.push({ status: 'retry', reason });
+      }
+    }
+  }
+  return outcomes;
+}
+
+async function runCodeJob(name: string, process: () => Promise<readonly ItemOutcome[]>, count: number, deadline: number): Promise<readonly ItemOutcome[]> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new BatchFailedError(`job ${name} did not finish its batch before the deadline`)), Math.max(0, deadline - Date.now()));
+  });
+  try {
+    const outcomes = await Promise.race([process(), timeout]);
+    if (!Array.isArray(outcomes) || outcomes.length !== count) {
+      throw new Error(`job ${name}: process() must return one outcome per item (${count}); got ${Array.isArray(outcomes) ? outcomes.length : typeof outcomes}`);
+    }
+    return outcomes;
+  } finally {
+    clearTimeout(timer);
+  }
+}
