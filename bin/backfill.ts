@@ -20,6 +20,7 @@ common options:
   --chunk-size N       rows per work item (default 1000)
   --run-id ID          run id; the same id resumes a run (default: a new one)
   --time-scale F       multiply backoff waits by F (local runs only; default 1)
+  --continue-after N   iterations per execution before it continues as a new one (default 1000)
   --summary FILE       write the run summary as JSON to FILE
   --json               print the summary as JSON on stdout
 
@@ -33,6 +34,7 @@ const OPTIONS = {
   'chunk-size': { type: 'string' },
   'run-id': { type: 'string' },
   'time-scale': { type: 'string' },
+  'continue-after': { type: 'string' },
   summary: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -58,9 +60,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (positionals.length > 1) throw new InvalidInputError('arguments', `unexpected ${JSON.stringify(positionals.slice(1).join(' '))}`);
     const chunkSize = numberFlag('chunk-size', values['chunk-size'], 1, 1_000_000, true);
     const timeScale = numberFlag('time-scale', values['time-scale'], 0, 1000, false);
+    const continueAfter = numberFlag('continue-after', values['continue-after'], 1, 1200, true);
     const common: Omit<LocalRunOptions, 'job' | 'jobPath'> = {
       databaseUrl: values['database-url'] ?? localEnv.databaseUrl,
-      input: { ...(chunkSize ? { chunkSize } : {}), ...(values['run-id'] ? { runId: values['run-id'] } : {}) },
+      input: { ...(chunkSize ? { chunkSize } : {}), ...(continueAfter ? { continueAfter } : {}), ...(values['run-id'] ? { runId: values['run-id'] } : {}) },
       timeScale,
     };
     let options: LocalRunOptions;
@@ -106,7 +109,7 @@ function report(summary: RunSummary, summaryFile: string | undefined, json: bool
   console.error(
     `backfill: run ${summary.runId} ${summary.itemsDeadLettered > 0 ? 'finished with dead-lettered items' : 'succeeded'} in ${seconds}s: ` +
       `${summary.rowsAffected.toLocaleString('en-US')} rows in ${summary.itemsSucceeded}/${summary.itemsPlanned} items, ${summary.batches} batches, ` +
-      `${summary.waits.length} waits (${waited}s), ${summary.itemsDeadLettered} dead-lettered, ${summary.stateTransitions} state transitions` +
+      `${summary.waits.length} waits (${waited}s), ${summary.itemsDeadLettered} dead-lettered, ${summary.executions} executions, ${summary.stateTransitions} state transitions` +
       (summary.rowsRemaining !== null ? `, ${summary.rowsRemaining} rows remaining` : ''),
   );
   return summary.itemsDeadLettered > 0 ? 2 : 0;

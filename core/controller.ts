@@ -1,7 +1,7 @@
 import { describeProblems, type HealthReport } from './health';
 import type { BackoffSettings, BatchSettings, RunSettings } from './settings';
 
-export type Action = 'proceed' | 'backoff' | 'halt';
+export type Action = 'proceed' | 'backoff' | 'halt' | 'continue';
 
 /** What one batch did, as the batch processor reports it. */
 export interface BatchStats {
@@ -20,7 +20,12 @@ export interface BatchStats {
 
 /** The controller's state, carried by the state machine from one iteration to the next. */
 export interface ControlState {
+  /** Iterations over the whole run, across executions. */
   readonly iteration: number;
+  /** Iterations in the current execution; reset when the run continues as a new execution. */
+  readonly executionIterations: number;
+  /** 1 for the first execution of a run, then one more per continue-as-new. */
+  readonly generation: number;
   readonly batchSize: number;
   readonly backoffAttempt: number;
   readonly totalBackoffSeconds: number;
@@ -37,6 +42,8 @@ export const MAX_GROWTH = 1.2;
 export function initialControl(settings: RunSettings): ControlState {
   return {
     iteration: 0,
+    executionIterations: 0,
+    generation: 1,
     batchSize: settings.batch.initialSize,
     backoffAttempt: 0,
     totalBackoffSeconds: 0,
@@ -76,9 +83,14 @@ export function decide(
   random: () => number = Math.random,
 ): ControlState {
   const iteration = control.iteration + 1;
+  const executionIterations = control.executionIterations + 1;
   const consecutiveFailures = last?.error ? control.consecutiveFailures + 1 : last ? 0 : control.consecutiveFailures;
   if (consecutiveFailures >= settings.batch.maxConsecutiveFailures) {
-    return { ...control, iteration, consecutiveFailures, action: 'halt', waitSeconds: 0, reason: `${consecutiveFailures} batches in a row failed; last error: ${last?.error}` };
+    return { ...control, iteration, executionIterations, consecutiveFailures, action: 'halt', waitSeconds: 0, reason: `${consecutiveFailures} batches in a row failed; last error: ${last?.error}` };
+  }
+  if (control.executionIterations >= settings.continueAfter) {
+    // The state machine starts a fresh execution with this state; its first probe decides again.
+    return { ...control, consecutiveFailures, action: 'continue', waitSeconds: 0, reason: `continuing as execution ${control.generation + 1} after ${control.executionIterations} iterations` };
   }
   let batchSize = last?.error ? Math.max(settings.batch.minSize, Math.floor(control.batchSize / 2)) : nextBatchSize(settings.batch, control.batchSize, last);
 
@@ -87,20 +99,20 @@ export function decide(
     const totalBackoffSeconds = control.totalBackoffSeconds + waitSeconds;
     const problems = describeProblems(report);
     if (totalBackoffSeconds > settings.backoff.maxTotalSeconds) {
-      return { ...control, iteration, consecutiveFailures, action: 'halt', waitSeconds: 0, reason: `backoff budget of ${settings.backoff.maxTotalSeconds}s spent; still unhealthy: ${problems}` };
+      return { ...control, iteration, executionIterations, consecutiveFailures, action: 'halt', waitSeconds: 0, reason: `backoff budget of ${settings.backoff.maxTotalSeconds}s spent; still unhealthy: ${problems}` };
     }
-    return { iteration, batchSize, backoffAttempt: control.backoffAttempt + 1, totalBackoffSeconds, consecutiveFailures, action: 'backoff', waitSeconds, reason: problems };
+    return { ...control, iteration, executionIterations, batchSize, backoffAttempt: control.backoffAttempt + 1, totalBackoffSeconds, consecutiveFailures, action: 'backoff', waitSeconds, reason: problems };
   }
 
   // Health is back: let the backoff exponent decay instead of snapping to zero.
   const backoffAttempt = Math.max(0, control.backoffAttempt - 1);
   if (last !== null && !last.error && last.received === 0 && !last.drained) {
     // Nothing visible, but items are in flight (waiting out a retry delay): wait for them, no penalty.
-    return { ...control, iteration, batchSize, backoffAttempt, consecutiveFailures, action: 'backoff', waitSeconds: 1, reason: `waiting for ${last.queue.inFlight} in-flight items` };
+    return { ...control, iteration, executionIterations, batchSize, backoffAttempt, consecutiveFailures, action: 'backoff', waitSeconds: 1, reason: `waiting for ${last.queue.inFlight} in-flight items` };
   }
   if (report.verdict === 'warning') batchSize = Math.max(settings.batch.minSize, Math.floor(batchSize / 2));
   const reason = report.verdict === 'warning' ? `degraded, smaller batch: ${describeProblems(report)}` : 'healthy';
-  return { ...control, iteration, batchSize, backoffAttempt, consecutiveFailures, action: 'proceed', waitSeconds: 0, reason };
+  return { ...control, iteration, executionIterations, batchSize, backoffAttempt, consecutiveFailures, action: 'proceed', waitSeconds: 0, reason };
 }
 
 function clamp(value: number, min: number, max: number): number {

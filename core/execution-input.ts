@@ -1,4 +1,5 @@
 import { InvalidInputError } from './errors';
+import type { ControlState } from './controller';
 import { validateOverrides, type RunSettingsOverrides } from './settings';
 
 /** What StartExecution takes: a deployed job selected by name, and knobs. Never SQL. */
@@ -6,19 +7,32 @@ export interface ExecutionInput {
   readonly job: string;
   readonly runId?: string;
   readonly chunkSize?: number;
+  readonly continueAfter?: number;
   readonly batch?: RunSettingsOverrides['batch'];
   readonly backoff?: RunSettingsOverrides['backoff'];
   readonly health?: RunSettingsOverrides['health'];
+  /** Set by the state machine when it continues as a new execution: the controller state to carry on with. */
+  readonly carry?: Carry;
+}
+
+export interface Carry {
+  readonly control: ControlState;
+  /** The resolved knobs of the previous execution, so a continued run keeps them. */
+  readonly settings: RunSettingsOverrides;
 }
 
 export interface ParsedExecutionInput {
   readonly jobName: string;
   readonly runId: string;
   readonly overrides: RunSettingsOverrides;
+  readonly carry?: Carry;
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,79}$/;
-const ALLOWED = ['job', 'runId', 'chunkSize', 'batch', 'backoff', 'health'];
+const ALLOWED = ['job', 'runId', 'chunkSize', 'continueAfter', 'batch', 'backoff', 'health', 'carry'];
+/** Step Functions links a child execution to its parent through this input field; it is not a knob. */
+const LINEAGE = 'AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID';
+const CONTROL_NUMBERS = ['iteration', 'executionIterations', 'generation', 'batchSize', 'backoffAttempt', 'totalBackoffSeconds', 'consecutiveFailures', 'waitSeconds'] as const;
 
 /** Validates execution input before any work starts; errors name the field and what is allowed. */
 export function parseExecutionInput(raw: unknown, executionName: string): ParsedExecutionInput {
@@ -30,7 +44,7 @@ export function parseExecutionInput(raw: unknown, executionName: string): Parsed
     if (/sql/i.test(key)) {
       throw new InvalidInputError(key, 'raw SQL is never accepted in execution input: jobs are deployed code, select one by "job"');
     }
-    if (!ALLOWED.includes(key)) throw new InvalidInputError(key, `is not a known field; allowed: ${ALLOWED.join(', ')}`);
+    if (!ALLOWED.includes(key) && key !== LINEAGE) throw new InvalidInputError(key, `is not a known field; allowed: ${ALLOWED.join(', ')}`);
   }
   if (typeof input.job !== 'string' || !NAME.test(input.job)) {
     throw new InvalidInputError('job', `must name the deployed job (letters, digits, _ . : -, at most 80); got ${JSON.stringify(input.job)}`);
@@ -39,6 +53,22 @@ export function parseExecutionInput(raw: unknown, executionName: string): Parsed
   if (typeof runId !== 'string' || !NAME.test(runId)) {
     throw new InvalidInputError('runId', `must be letters, digits, _ . : - (at most 80); got ${JSON.stringify(runId)}`);
   }
-  const { job: _job, runId: _runId, ...knobs } = input;
-  return { jobName: input.job, runId, overrides: validateOverrides('input', knobs) };
+  const { job: _job, runId: _runId, carry, [LINEAGE]: _lineage, ...knobs } = input;
+  const overrides = validateOverrides('input', knobs);
+  if (carry === undefined) return { jobName: input.job, runId, overrides };
+  if (input.runId === undefined) throw new InvalidInputError('runId', 'is required with carry (the run being continued)');
+  return { jobName: input.job, runId, overrides, carry: parseCarry(carry) };
+}
+
+/** `carry` comes from the state machine itself, but is still input: check it before trusting it. */
+function parseCarry(raw: unknown): Carry {
+  const control = (raw as { control?: Record<string, unknown> } | null)?.control;
+  if (typeof control !== 'object' || control === null) throw new InvalidInputError('carry.control', 'must be the controller state of the previous execution');
+  for (const key of CONTROL_NUMBERS) {
+    const value = control[key];
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+      throw new InvalidInputError(`carry.control.${key}`, `must be a non-negative integer; got ${JSON.stringify(value)}`);
+    }
+  }
+  return { control: control as unknown as ControlState, settings: validateOverrides('carry.settings', (raw as { settings?: unknown }).settings) };
 }

@@ -33,6 +33,12 @@ export interface HealthSettings {
 
 export interface RunSettings {
   readonly chunkSize: number;
+  /**
+   * Iterations (probe + batch or wait) per Step Functions execution before it continues as a new one. A
+   * Standard execution fails at 25,000 history events; one iteration writes at most 16 (two Task states of 5
+   * events, two Choice states of 2, a Wait or Pass of 2), so 1,000 keeps a generation under 17,000 events.
+   */
+  readonly continueAfter: number;
   readonly batch: BatchSettings;
   readonly backoff: BackoffSettings;
   readonly health: HealthSettings;
@@ -43,6 +49,7 @@ export type RunSettingsOverrides = DeepPartial<RunSettings>;
 
 export const DEFAULT_SETTINGS: RunSettings = {
   chunkSize: 1000,
+  continueAfter: 1000,
   batch: { initialSize: 4, minSize: 1, maxSize: 200, targetSeconds: 2, maxConsecutiveFailures: 5 },
   backoff: { baseSeconds: 1, maxSeconds: 120, multiplier: 2, maxTotalSeconds: 3600 },
   health: {
@@ -61,6 +68,8 @@ interface NumberRule {
 /** The shape of RunSettings, with the allowed range of every number. */
 const RULES = {
   chunkSize: { min: 1, max: 1_000_000, integer: true },
+  // 1,200 x 16 events stays under 20,000.
+  continueAfter: { min: 1, max: 1200, integer: true },
   batch: {
     initialSize: { min: 1, max: 10_000, integer: true },
     minSize: { min: 1, max: 10_000, integer: true },

@@ -36,6 +36,7 @@ export async function ensureBookkeeping(pool: pg.Pool, schema: string): Promise<
       created_at timestamptz NOT NULL DEFAULT now(),
       updated_at timestamptz NOT NULL DEFAULT now(),
       finished_at timestamptz)`);
+    await client.query(`ALTER TABLE ${s}.runs ADD COLUMN IF NOT EXISTS executions text[] NOT NULL DEFAULT '{}'`);
     await client.query(`CREATE TABLE IF NOT EXISTS ${s}.done_items (
       run_id text NOT NULL,
       dedupe_key text NOT NULL,
@@ -70,6 +71,11 @@ export async function upsertRun(pool: pg.Pool, schema: string, runId: string, jo
     throw new Error(`runId ${runId} belongs to job ${row.job}, not ${job}; choose another runId`);
   }
   return { runId: row.run_id, job: row.job, status: row.status, plannedItems: row.planned_items };
+}
+
+/** Records the chain of executions a run has gone through (continue-as-new, resumes). */
+export async function appendExecution(pool: pg.Pool, schema: string, runId: string, executionId: string): Promise<void> {
+  await pool.query(`UPDATE ${quoteIdentifier(schema)}.runs SET executions = array_append(executions, $2), updated_at = now() WHERE run_id = $1`, [runId, executionId]);
 }
 
 export async function markPlanned(pool: pg.Pool, schema: string, runId: string, plannedItems: number): Promise<void> {

@@ -4,7 +4,7 @@ import { parseExecutionInput } from '../core/execution-input';
 import { assertIdentifier } from '../core/identifiers';
 import { resolveSettings, validateOverrides, type RunSettingsOverrides } from '../core/settings';
 import { makeRangeItem, type WorkItem } from '../core/work-item';
-import { ensureBookkeeping, markPlanned, upsertRun } from '../db/bookkeeping';
+import { appendExecution, ensureBookkeeping, markPlanned, upsertRun } from '../db/bookkeeping';
 import { assertPlannableSource, planRanges } from '../db/planner';
 import { sendItems } from '../queue/work-queue';
 import type { HandlerDeps, RunContext } from './deps';
@@ -12,6 +12,8 @@ import type { HandlerDeps, RunContext } from './deps';
 export interface InitRunEvent {
   readonly input: unknown;
   readonly executionName: string;
+  /** This execution's ARN, appended to the run's chain of executions. */
+  readonly executionId: string;
   /** Knob defaults set on the construct. */
   readonly defaults?: RunSettingsOverrides;
 }
@@ -29,7 +31,7 @@ export function makeInitRunHandler(deps: HandlerDeps) {
     if (parsed.jobName !== deps.job.name) {
       throw new InvalidInputError('job', `no deployed job named ${JSON.stringify(parsed.jobName)}; this state machine runs ${JSON.stringify(deps.job.name)}`);
     }
-    const settings = resolveSettings(deps.job.settings, validateOverrides('defaults', event.defaults), parsed.overrides);
+    const settings = resolveSettings(deps.job.settings, validateOverrides('defaults', event.defaults), parsed.carry?.settings, parsed.overrides);
     assertIdentifier('bookkeepingSchema', deps.bookkeepingSchema);
     const pool = await deps.getPool();
     if (deps.job.source) await assertPlannableSource(pool, deps.job.source);
@@ -40,8 +42,13 @@ export function makeInitRunHandler(deps: HandlerDeps) {
       plannedItems = deps.job.source ? await planIntoQueue(deps, parsed.runId, settings.chunkSize) : 0;
       await markPlanned(pool, deps.bookkeepingSchema, parsed.runId, plannedItems);
     }
+    await appendExecution(pool, deps.bookkeepingSchema, parsed.runId, event.executionId);
     const run: RunContext = { runId: parsed.runId, jobName: deps.job.name, settings, plannedItems };
-    return { run, control: initialControl(settings), lastBatch: null };
+    // A continued run keeps its controller state; only the per-execution count starts over.
+    const control = parsed.carry
+      ? { ...parsed.carry.control, executionIterations: 0, generation: parsed.carry.control.generation + 1 }
+      : initialControl(settings);
+    return { run, control, lastBatch: null };
   };
 }
 

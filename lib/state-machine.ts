@@ -1,3 +1,4 @@
+import { Aws } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -15,6 +16,8 @@ export const STATES = {
   drained: 'Drained?',
   finish: 'Finish',
   halted: 'Halted',
+  continueAsNew: 'ContinueAsNew',
+  continued: 'ContinuedAsNew',
 } as const;
 
 export interface BackfillFunctions {
@@ -25,7 +28,9 @@ export interface BackfillFunctions {
 
 /**
  * The batch loop, in JSONPath:
- * Init -> ProbeHealth -> Decide -> (Backoff -> ProbeHealth | ProcessBatch -> Drained? -> (Finish | ProbeHealth) | Halted).
+ * Init -> ProbeHealth -> Decide -> (Backoff -> ProbeHealth | ProcessBatch -> Drained? -> (Finish | ProbeHealth) | Halted
+ * | ContinueAsNew -> ContinuedAsNew). ContinueAsNew starts a fresh execution of this same state machine with the
+ * carried controller state, before the 25,000-event history limit.
  * The only definition there is: the construct deploys it and the embedded runtime runs its synthesized JSON.
  */
 export function buildBackfillDefinition(scope: Construct, fns: BackfillFunctions, defaults: RunSettingsOverrides = {}): sfn.IChainable {
@@ -36,6 +41,7 @@ export function buildBackfillDefinition(scope: Construct, fns: BackfillFunctions
     payload: sfn.TaskInput.fromObject({
       input: sfn.JsonPath.entirePayload,
       executionName: sfn.JsonPath.executionName,
+      executionId: sfn.JsonPath.executionId,
       defaults,
     }),
   });
@@ -101,6 +107,31 @@ export function buildBackfillDefinition(scope: Construct, fns: BackfillFunctions
     causePath: '$.control.reason',
   });
 
+  // A self-reference cannot go through StepFunctionsStartExecution (the machine does not exist yet): the ARN
+  // comes from the context object at run time; the construct grants states:StartExecution on itself.
+  const continueAsNew = new sfn.CustomState(scope, STATES.continueAsNew, {
+    stateJson: {
+      Type: 'Task',
+      Comment: 'Start a fresh execution of this state machine that carries the run on, then end this one.',
+      Resource: `arn:${Aws.PARTITION}:states:::states:startExecution`,
+      Parameters: {
+        'StateMachineArn.$': '$$.StateMachine.Id',
+        Input: {
+          'job.$': '$.run.jobName',
+          'runId.$': '$.run.runId',
+          carry: { 'control.$': '$.control', 'settings.$': '$.run.settings' },
+          'AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$': '$$.Execution.Id',
+        },
+      },
+      ResultSelector: { 'executionArn.$': '$.ExecutionArn' },
+      ResultPath: '$.continuedAs',
+    },
+  });
+  const continued = new sfn.Succeed(scope, STATES.continued, {
+    comment: 'The run goes on in the execution named in continuedAs.',
+    outputPath: '$.continuedAs',
+  });
+
   const drained = new sfn.Choice(scope, STATES.drained)
     .when(sfn.Condition.booleanEquals('$.lastBatch.drained', true), finish)
     .otherwise(probe);
@@ -108,6 +139,7 @@ export function buildBackfillDefinition(scope: Construct, fns: BackfillFunctions
   const decide = new sfn.Choice(scope, STATES.decide)
     .when(sfn.Condition.stringEquals('$.control.action', 'halt'), halted)
     .when(sfn.Condition.stringEquals('$.control.action', 'backoff'), backoff.next(probe))
+    .when(sfn.Condition.stringEquals('$.control.action', 'continue'), continueAsNew.next(continued))
     .otherwise(processBatch);
 
   batchFailed.next(probe);

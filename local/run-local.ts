@@ -98,8 +98,11 @@ async function execute(
   let run: RunContext | undefined;
   let batches = 0;
   let lastWaitSeconds = 0;
+  const firstName = options.input?.runId ?? `local-${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID().slice(0, 8)}`;
+  let executions = 0;
+  let nextInput: ExecutionInput | undefined;
 
-  const handlers: Record<FunctionRole, (input: never) => Promise<unknown>> = {
+  const handlers: Record<TaskRole, TaskHandler> = {
     initRun: async (input) => {
       const result: InitRunResult = await makeInitRunHandler(deps)(input);
       run = result.run;
@@ -114,6 +117,11 @@ async function execute(
       }
       emit({ type: 'decision', control });
       return control;
+    },
+    // ContinueAsNew's startExecution Task: the next execution starts once this one has ended, as on AWS.
+    startExecution: async (request: { StateMachineArn: string; Input: ExecutionInput }) => {
+      nextInput = request.Input;
+      return { ExecutionArn: executionArn(`${firstName}-${executions + 1}`), StartDate: new Date().toISOString() };
     },
     batchProcessor: async (input) => {
       batches += 1;
@@ -131,7 +139,6 @@ async function execute(
   };
 
   const machine = new StateMachine(synthesized.definition as unknown as ConstructorParameters<typeof StateMachine>[0], { validationOptions: { checkPaths: true, checkArn: true } });
-  const taskResourceLocalHandlers = bindTasks(synthesized.definition, synthesized.functionsByArn, handlers);
   const timeScale = options.timeScale ?? 1;
   // The interpreter reads this override each time a Wait state runs, so a getter scales the chosen wait.
   const waitTimeOverrides: Record<string, number> = {};
@@ -141,32 +148,39 @@ async function execute(
     }
   }
 
-  const executionName = options.input?.runId ?? `local-${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID().slice(0, 8)}`;
-  const input: ExecutionInput = { ...options.input, job: options.job.name };
-  type RunArgs = Parameters<typeof machine.run>;
-  const execution = machine.run(input as unknown as RunArgs[0], {
-    overrides: { taskResourceLocalHandlers, waitTimeOverrides } as unknown as NonNullable<RunArgs[1]>['overrides'],
-    context: {
-      Execution: { Id: `arn:aws:states:us-east-1:123456789012:execution:local:${executionName}`, Name: executionName, Input: input, StartTime: new Date().toISOString() },
-    } as unknown as NonNullable<RunArgs[1]>['context'],
-  });
+  let input: ExecutionInput | undefined = { ...options.input, job: options.job.name };
+  const taskResourceLocalHandlers = bindTasks(synthesized.definition, synthesized.functionsByArn, handlers);
   let stateTransitions = 0;
-  const counting = (async () => {
-    for await (const event of execution.eventLogs) if (event.type === 'StateEntered') stateTransitions += 1;
-  })();
-
   let status: RunSummary['status'] = 'succeeded';
   let reason: string | undefined;
-  try {
-    await execution.result;
-  } catch (error) {
-    status = 'failed';
-    const cause = (error as { cause?: { name?: string; message?: string } }).cause;
-    reason = cause ? `${cause.name}: ${cause.message}` : (error as Error).message;
+  while (input !== undefined) {
+    executions += 1;
+    nextInput = undefined;
+    const name = executions === 1 ? firstName : `${firstName}-${executions}`;
+    type RunArgs = Parameters<typeof machine.run>;
+    const execution = machine.run(input as unknown as RunArgs[0], {
+      overrides: { taskResourceLocalHandlers, waitTimeOverrides } as unknown as NonNullable<RunArgs[1]>['overrides'],
+      context: {
+        Execution: { Id: executionArn(name), Name: name, Input: input, StartTime: new Date().toISOString() },
+        StateMachine: { Id: STATE_MACHINE_ARN, Name: 'local' },
+      } as unknown as NonNullable<RunArgs[1]>['context'],
+    });
+    const counting = (async () => {
+      for await (const event of execution.eventLogs) if (event.type === 'StateEntered') stateTransitions += 1;
+    })();
+    try {
+      await execution.result;
+    } catch (error) {
+      status = 'failed';
+      const cause = (error as { cause?: { name?: string; message?: string } }).cause;
+      reason = cause ? `${cause.name}: ${cause.message}` : (error as Error).message;
+      nextInput = undefined;
+    }
+    await counting;
+    input = nextInput;
   }
-  await counting;
 
-  const runId = run?.runId ?? executionName;
+  const runId = run?.runId ?? firstName;
   const totals = run ? await readRunTotals(pool, deps.bookkeepingSchema, runId) : { itemsSucceeded: 0, rowsAffected: 0, itemsFailed: 0, itemsDeadLettered: 0 };
   const rowsRemaining = options.job.remaining ? await options.job.remaining(asQueryable(pool)) : null;
   return {
@@ -179,20 +193,28 @@ async function execute(
     rowsRemaining,
     batches,
     waits,
-    executions: 1,
+    executions,
     stateTransitions,
     durationMs: Date.now() - started,
   };
 }
 
 type TaskHandler = (input: never) => Promise<unknown>;
+type TaskRole = FunctionRole | 'startExecution';
 
-/** Binds each Task state to the handler of the function its Resource names; any other Task is an error. */
-function bindTasks(definition: Record<string, unknown>, functionsByArn: ReadonlyMap<string, FunctionRole>, handlers: Record<FunctionRole, TaskHandler>): Record<string, TaskHandler> {
+const STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:local';
+const START_EXECUTION = /^arn:aws[\w-]*:states:::states:startExecution$/;
+
+function executionArn(name: string): string {
+  return `arn:aws:states:us-east-1:123456789012:execution:local:${name}`;
+}
+
+/** Binds each Task state to the handler its Resource names (a function, or startExecution); any other Task is an error. */
+function bindTasks(definition: Record<string, unknown>, functionsByArn: ReadonlyMap<string, FunctionRole>, handlers: Record<TaskRole, TaskHandler>): Record<string, TaskHandler> {
   const bound: Record<string, TaskHandler> = {};
   for (const [name, state] of Object.entries(definition.States as Record<string, { Type: string; Resource?: string }>)) {
     if (state.Type !== 'Task') continue;
-    const role = functionsByArn.get(state.Resource ?? '');
+    const role = START_EXECUTION.test(state.Resource ?? '') ? 'startExecution' : functionsByArn.get(state.Resource ?? '');
     if (!role) throw new Error(`Task state ${name} calls ${state.Resource}, which the embedded runtime cannot run`);
     bound[name] = handlers[role];
   }

@@ -123,4 +123,24 @@ describe('the synthesized state machine, run by the embedded runtime', () => {
     // Assess
     assert.deepStrictEqual([summary.status, summary.reason, summary.itemsPlanned], ['failed', 'InvalidInputError: batch.minSize: must be <= batch.maxSize (10); got 50', 0]);
   });
+
+  it('continues as new executions every few iterations and still finishes the run once', async () => {
+    // Prepare: 20 items, batches of at most 3, a new execution every 2 iterations
+    const { job, path } = await loadJob(DEMO);
+    await createDemoTable(asQueryable(db.pool), 5000);
+    // Act
+    const summary = await runLocal({
+      job,
+      jobPath: path,
+      databaseUrl: db.url,
+      input: { runId: 'e2e-continue', chunkSize: 250, continueAfter: 2, batch: { initialSize: 3, maxSize: 3 } },
+    });
+    // Assess: 7 batches of up to 3 items plus the empty batch that sees the queue drained; 2 per execution
+    assert.deepStrictEqual(
+      [summary.status, summary.itemsSucceeded, summary.rowsAffected, summary.rowsRemaining, summary.batches, summary.executions],
+      ['succeeded', 20, 5000, 0, 8, 4],
+    );
+    const run = await db.pool.query('SELECT executions FROM backfill.runs WHERE run_id = $1', ['e2e-continue']);
+    assert.deepStrictEqual(run.rows[0].executions.map((arn: string) => arn.split(':').at(-1)), ['e2e-continue', 'e2e-continue-2', 'e2e-continue-3', 'e2e-continue-4']);
+  });
 });

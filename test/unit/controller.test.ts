@@ -136,4 +136,20 @@ describe('decide', () => {
     // Assess
     assert.equal(control.batchSize, DEFAULT_SETTINGS.batch.initialSize);
   });
+
+  it('continues as a new execution after continueAfter iterations, unless it must halt', () => {
+    // Prepare
+    const short = resolveSettings({ continueAfter: 2 });
+    let control: ControlState = initialControl(short);
+    // Act
+    const actions = [1, 2, 3].map(() => {
+      control = decide(short, control, batch(4, 100), report('ok'));
+      return [control.action, control.executionIterations, control.iteration];
+    });
+    const halting = decide(resolveSettings({ continueAfter: 2, batch: { maxConsecutiveFailures: 1 } }), { ...control, action: 'proceed' }, batch(0, 0, { error: 'boom' }), report('ok'));
+    // Assess
+    assert.deepStrictEqual(actions, [['proceed', 1, 1], ['proceed', 2, 2], ['continue', 2, 2]]);
+    assert.equal(control.reason, 'continuing as execution 2 after 2 iterations');
+    assert.equal(halting.action, 'halt');
+  });
 });
