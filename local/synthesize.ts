@@ -1,3 +1,5 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -26,7 +28,7 @@ type Props = Omit<AdaptiveBackfillProps, 'databaseSecret'>;
  * embedded runtime needs from its template: no second, hand-written definition exists.
  */
 export function synthesizeBackfill(props: Props): SynthesizedBackfill {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const app = new App({ context: { ...projectContext(), 'aws:cdk:bundling-stacks': [] } });
   const stack = new Stack(app, 'Local', { env: { account: ACCOUNT, region: REGION } });
   const databaseSecret = secretsmanager.Secret.fromSecretCompleteArn(stack, 'Secret', `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:local-AbCdEf`);
   const backfill = new AdaptiveBackfill(stack, 'Backfill', { ...props, databaseSecret });
@@ -53,8 +55,15 @@ export function synthesizeBackfill(props: Props): SynthesizedBackfill {
   };
 }
 
+/** The feature flags and context of the project's cdk.json, so the definition matches what `cdk deploy` makes. */
+function projectContext(): Record<string, unknown> {
+  const file = join(process.cwd(), 'cdk.json');
+  if (!existsSync(file)) return {};
+  return (JSON.parse(readFileSync(file, 'utf8')) as { context?: Record<string, unknown> }).context ?? {};
+}
+
 /** Resolves the few intrinsics a synthesized definition string uses: Fn::Join, Fn::GetAtt (function ARNs), pseudo Refs. */
-function resolveIntrinsics(value: unknown, functionArn: (logicalId: string) => string): string {
+export function resolveIntrinsics(value: unknown, functionArn: (logicalId: string) => string): string {
   if (typeof value === 'string') return value;
   const node = value as Record<string, unknown>;
   if ('Fn::Join' in node) {

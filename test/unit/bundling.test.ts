@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { ROOT, exampleStack } from '../support/stacks';
+
+describe('Lambda bundling', () => {
+  it('bundles the job module into each function, and each bundle loads and exports handler', () => {
+    // Prepare
+    const outdir = mkdtempSync(join(tmpdir(), 'backfill-synth-'));
+    const { app } = exampleStack({}, { bundle: true, outdir });
+    // Act
+    app.synth();
+    const bundles = readdirSync(outdir).filter((name) => name.startsWith('asset.')).map((name) => join(outdir, name, 'index.js'));
+    // Assess
+    assert.equal(bundles.length, 3);
+    for (const bundle of bundles) {
+      assert.match(readFileSync(bundle, 'utf8'), /demo-lowercase-email/);
+      const exported = execFileSync(process.execPath, ['-e', `process.emitWarning = () => {}; console.log(typeof require(${JSON.stringify(bundle)}).handler)`], {
+        env: {
+          ...process.env,
+          QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/work',
+          DEAD_LETTER_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/dlq',
+          MAX_RECEIVE_COUNT: '5',
+          DATABASE_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf',
+          BOOKKEEPING_SCHEMA: 'backfill',
+          AWS_REGION: 'us-east-1',
+          // The Lambda runtime provides the AWS SDK; here it comes from the project's node_modules.
+          NODE_PATH: join(ROOT, 'node_modules'),
+        },
+      }).toString().trim();
+      assert.equal(exported, 'function', bundle);
+    }
+  });
+});
