@@ -73,6 +73,17 @@ export async function upsertRun(pool: pg.Pool, schema: string, runId: string, jo
   return { runId: row.run_id, job: row.job, status: row.status, plannedItems: row.planned_items };
 }
 
+/**
+ * A synchronous commit on the run's row. WAL is flushed in order, so once this returns every earlier commit
+ * of the batch (made with synchronous_commit off) is durable too: only then may the batch's messages go.
+ */
+export async function flushBatch(pool: pg.Pool, schema: string, runId: string): Promise<void> {
+  await withTransaction(pool, async (client) => {
+    await client.query(`SET LOCAL synchronous_commit = on`);
+    await client.query(`UPDATE ${quoteIdentifier(schema)}.runs SET updated_at = now() WHERE run_id = $1`, [runId]);
+  });
+}
+
 /** Records the chain of executions a run has gone through (continue-as-new, resumes). */
 export async function appendExecution(pool: pg.Pool, schema: string, runId: string, executionId: string): Promise<void> {
   await pool.query(`UPDATE ${quoteIdentifier(schema)}.runs SET executions = array_append(executions, $2), updated_at = now() WHERE run_id = $1`, [runId, executionId]);

@@ -3,7 +3,7 @@ import type { BatchStats } from '../core/controller';
 import { BatchFailedError, MalformedWorkItemError } from '../core/errors';
 import type { ItemOutcome, JobContext } from '../core/job';
 import { parseWorkItem, type WorkItem } from '../core/work-item';
-import { readRunTotals, recordFailures, recordRunStatus, type FailureRecord, type RunTotals } from '../db/bookkeeping';
+import { flushBatch, readRunTotals, recordFailures, recordRunStatus, type FailureRecord, type RunTotals } from '../db/bookkeeping';
 import { runItemTransaction } from '../db/item-transaction';
 import { asQueryable, type Pool } from '../db/pool';
 import { deadLetter, deleteMessages, queueDepth, receiveCount, receiveMessages, releaseMessages } from '../queue/work-queue';
@@ -102,6 +102,8 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
       }
     }
     await recordFailures(pool, deps.bookkeepingSchema, failures);
+    // Effects first made durable, then messages deleted: never the other way round.
+    await flushBatch(pool, deps.bookkeepingSchema, run.runId);
     await deleteMessages(deps.sqs, deps.queueUrl, done);
     await releaseMessages(deps.sqs, deps.queueUrl, retries);
 

@@ -37,20 +37,33 @@ export async function sendItems(sqs: SQSClient, queueUrl: string, items: readonl
   );
 }
 
-/** Receives up to `max` messages, 10 per call, stopping early when the queue returns none. */
+/** Receive calls in flight at once: one call returns at most 10 messages, and each call costs a round trip. */
+const PARALLEL_RECEIVES = 10;
+
+/**
+ * Receives up to `max` messages with up to PARALLEL_RECEIVES concurrent calls of 10, stopping once a call comes
+ * back short (the queue has nothing more visible right now). Only the first round long-polls.
+ */
 export async function receiveMessages(sqs: SQSClient, queueUrl: string, max: number, waitTimeSeconds: number): Promise<Message[]> {
   const messages: Message[] = [];
+  let first = true;
   while (messages.length < max) {
-    const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({
-      QueueUrl: queueUrl,
-      MaxNumberOfMessages: Math.min(SQS_BATCH, max - messages.length),
-      WaitTimeSeconds: messages.length === 0 ? waitTimeSeconds : 0,
-      // local-aws-sqs reads AttributeNames only (where 'All' covers the receive count); real SQS reads both.
-      AttributeNames: ['All'],
-      MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+    const wanted = max - messages.length;
+    const sizes = Array.from({ length: Math.min(PARALLEL_RECEIVES, Math.ceil(wanted / SQS_BATCH)) }, (_, i) => Math.min(SQS_BATCH, wanted - i * SQS_BATCH));
+    const rounds = await Promise.all(sizes.map(async (size) => {
+      const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: size,
+        WaitTimeSeconds: first ? waitTimeSeconds : 0,
+        // local-aws-sqs reads AttributeNames only (where 'All' covers the receive count); real SQS reads both.
+        AttributeNames: ['All'],
+        MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+      }));
+      return { size, received: Messages };
     }));
-    if (Messages.length === 0) break;
-    messages.push(...Messages);
+    first = false;
+    for (const round of rounds) messages.push(...round.received);
+    if (rounds.some((round) => round.received.length < round.size)) break;
   }
   return messages;
 }
