@@ -32,6 +32,7 @@ try {
   const variants: Array<[string, string, () => Promise<Measured>]> = [
     ['a', 'one set-based UPDATE', () => setBased(pool)],
     ['b', 'hand-written loop, 10,000-row statements, no checks', () => handBatched(pool)],
+    ['b1k', 'hand-written loop, 1,000-row statements, no checks (c\'s statement size)', () => handBatched(pool, 1000)],
     ['c', 'adaptive-backfill, full local loop, chunkSize 1,000 (default)', () => adaptive(databaseUrl, 1000, join(ROOT, 'jobs', 'demo.ts'))],
     ['c2', 'adaptive-backfill, full local loop, chunkSize 10,000 (b\'s statement size)', () => adaptive(databaseUrl, 10_000, join(ROOT, 'jobs', 'demo.ts'))],
   ];
@@ -55,6 +56,9 @@ try {
     'c/b': results.c.seconds / b,
     'c/min(a,b)': results.c.seconds / best,
     'c2/min(a,b)': results.c2.seconds / best,
+    // Like for like: the same statement size without queue, probes or bookkeeping.
+    'c/b1k': results.c.seconds / results.b1k.seconds,
+    'c2/b': results.c2.seconds / b,
   };
   console.log(`\n${rows.toLocaleString('en-US')} rows, median of ${repeat}; Postgres ${version}`);
   for (const [name, ratio] of Object.entries(ratios)) console.log(`${name.padEnd(12)} ${ratio.toFixed(2)}`);
