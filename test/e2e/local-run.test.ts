@@ -11,6 +11,19 @@ const DEMO = join(import.meta.dirname, '..', '..', 'jobs', 'demo.ts');
 
 describe('the synthesized state machine, run by the embedded runtime', () => {
   let db: TestDatabase;
+
+  /** Runs `fn` while another session runs pg_sleep(seconds), started a little over a second earlier. */
+  async function whileOtherSessionSleeps<T>(seconds: number, fn: () => Promise<T>): Promise<T> {
+    const other = await openOtherSession(db.url);
+    const slow = other.query('SELECT pg_sleep($1)', [seconds]);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 1200));
+      return await fn();
+    } finally {
+      await slow;
+      await other.end();
+    }
+  }
   before(async () => {
     db = await openTestDatabase();
   });
@@ -65,54 +78,38 @@ describe('the synthesized state machine, run by the embedded runtime', () => {
     // Prepare: a 3-second query elsewhere; long queries are critical after 1 s
     const { job, path } = await loadJob(DEMO);
     await createDemoTable(asQueryable(db.pool), 2000);
-    const other = await openOtherSession(db.url);
-    const slow = other.query('SELECT pg_sleep(3)');
-    await new Promise((resolve) => setTimeout(resolve, 1200));
-    try {
-      // Act
-      const summary = await runLocal({
-        job,
-        jobPath: path,
-        databaseUrl: db.url,
-        input: { runId: 'e2e-backoff', chunkSize: 500, health: { longRunningQueries: { warningSeconds: 0.5, criticalSeconds: 1 } } },
-        timeScale: 0.1,
-      });
-      // Assess
-      assert.deepStrictEqual([summary.status, summary.rowsRemaining, summary.itemsSucceeded], ['succeeded', 0, 4]);
-      assert.ok(summary.waits.length >= 1, JSON.stringify(summary.waits));
-      assert.match(summary.waits[0].reason, /^longRunningQueries \d+(\.\d)?s \(critical: 1 running longer than 0.5s\)$/);
-    } finally {
-      await slow;
-      await other.end();
-    }
+    // Act
+    const summary = await whileOtherSessionSleeps(3, () => runLocal({
+      job,
+      jobPath: path,
+      databaseUrl: db.url,
+      input: { runId: 'e2e-backoff', chunkSize: 500, health: { longRunningQueries: { warningSeconds: 0.5, criticalSeconds: 1 } } },
+      timeScale: 0.1,
+    }));
+    // Assess
+    assert.deepStrictEqual([summary.status, summary.rowsRemaining, summary.itemsSucceeded], ['succeeded', 0, 4]);
+    assert.ok(summary.waits.length >= 1, JSON.stringify(summary.waits));
+    assert.match(summary.waits[0].reason, /^longRunningQueries \d+(\.\d)?s \(critical: 1 running longer than 0.5s\)$/);
   });
 
   it('fails the execution with the reason once the backoff budget is spent', async () => {
     // Prepare
     const { job, path } = await loadJob(DEMO);
     await createDemoTable(asQueryable(db.pool), 1000);
-    const other = await openOtherSession(db.url);
-    const slow = other.query('SELECT pg_sleep(4)');
-    await new Promise((resolve) => setTimeout(resolve, 1200));
-    try {
-      // Act
-      const summary = await runLocal({
-        job,
-        jobPath: path,
-        databaseUrl: db.url,
-        input: { runId: 'e2e-halt', health: { longRunningQueries: { warningSeconds: 0.5, criticalSeconds: 1 } }, backoff: { baseSeconds: 1, maxSeconds: 2, maxTotalSeconds: 3 } },
-        timeScale: 0.05,
-      });
-      // Assess
-      assert.equal(summary.status, 'failed');
-      assert.match(summary.reason ?? '', /^BackfillHalted: backoff budget of 3s spent; still unhealthy: longRunningQueries/);
-      assert.equal(summary.itemsSucceeded, 0);
-      const run = await db.pool.query('SELECT status FROM backfill.runs WHERE run_id = $1', ['e2e-halt']);
-      assert.deepStrictEqual(run.rows, [{ status: 'failed' }]);
-    } finally {
-      await slow;
-      await other.end();
-    }
+    // Act
+    const summary = await whileOtherSessionSleeps(4, () => runLocal({
+      job,
+      jobPath: path,
+      databaseUrl: db.url,
+      input: { runId: 'e2e-halt', health: { longRunningQueries: { warningSeconds: 0.5, criticalSeconds: 1 } }, backoff: { baseSeconds: 1, maxSeconds: 2, maxTotalSeconds: 3 } },
+      timeScale: 0.05,
+    }));
+    // Assess
+    assert.equal(summary.status, 'failed');
+    assert.match(summary.reason ?? '', /^BackfillHalted: backoff budget of 3s spent; still unhealthy: longRunningQueries/);
+    assert.equal(summary.itemsSucceeded, 0);
+    const run = await db.pool.query('SELECT status FROM backfill.runs WHERE run_id = $1', ['e2e-halt']);
+    assert.deepStrictEqual(run.rows, [{ status: 'failed' }]);
   });
 
   it('rejects bad execution input in Init before any work starts', async () => {
