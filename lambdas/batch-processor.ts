@@ -8,6 +8,7 @@ import { runItemTransaction } from '../db/item-transaction';
 import { asQueryable, type Pool } from '../db/pool';
 import { deadLetter, deleteMessages, queueDepth, receiveCount, receiveMessages, releaseMessages } from '../queue/work-queue';
 import type { HandlerDeps, RunContext } from './deps';
+import { retryDelaySeconds, settle, type ParsedMessage } from './settle';
 import { runJob } from './run-job';
 
 export interface BatchProcessorEvent {
@@ -28,11 +29,6 @@ export interface InvocationContext {
 /** Time kept back from the invocation's remaining time to settle messages and record results. */
 export function settleMarginMs(remainingMs: number): number {
   return Math.min(10_000, Math.max(1_000, remainingMs * 0.1));
-}
-
-/** Delay before a retried item is visible again: doubles with each receive, capped at a minute. */
-export function retryDelaySeconds(attempt: number): number {
-  return Math.min(60, 2 ** Math.max(0, attempt - 1));
 }
 
 /** Receives up to batchSize items, runs the job on them, and settles each message: delete, retry later, or DLQ. */
@@ -65,56 +61,23 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
       clearTimeout(abortAtDeadline);
     }
 
-    const done: Message[] = [];
-    const retries: Array<{ message: Message; delaySeconds: number }> = [];
-    const failures: FailureRecord[] = [];
-    let rowsAffected = 0;
-    let deadLettered = 0;
-    for (const p of parsed) {
-      if ('reason' in p) {
-        await deadLetter(deps.sqs, deps.deadLetterQueueUrl, p.message, p.reason);
-        done.push(p.message);
-        failures.push({ runId: run.runId, messageId: p.message.MessageId, attempt: receiveCount(p.message), error: p.reason, final: true });
-        deadLettered += 1;
-      }
-    }
-    valid.forEach(({ message, item }, i) => {
-      const outcome = outcomes[i];
-      const attempt = receiveCount(message);
-      if (outcome.status === 'ok') {
-        rowsAffected += outcome.rowsAffected ?? 0;
-        done.push(message);
-      } else if (outcome.status === 'fail') {
-        failures.push({ runId: run.runId, dedupeKey: item.dedupeKey, messageId: message.MessageId, attempt, error: outcome.reason, final: true });
-      } else {
-        const final = attempt >= deps.maxReceiveCount;
-        retries.push({ message, delaySeconds: retryDelaySeconds(attempt) });
-        failures.push({ runId: run.runId, dedupeKey: item.dedupeKey, messageId: message.MessageId, attempt, error: outcome.reason, final });
-        if (final) deadLettered += 1;
-      }
-    });
-    for (const [i, { message }] of valid.entries()) {
-      const outcome = outcomes[i];
-      if (outcome.status === 'fail') {
-        await deadLetter(deps.sqs, deps.deadLetterQueueUrl, message, outcome.reason);
-        done.push(message);
-        deadLettered += 1;
-      }
-    }
-    await recordFailures(pool, deps.bookkeepingSchema, failures);
-    // Effects first made durable, then messages deleted: never the other way round.
+    const settlement = settle(run.runId, parsed, outcomes, deps.maxReceiveCount);
+    // Dead letters are copied before their originals are deleted, and effects are made durable before any
+    // delete: a crash in between can duplicate a message, never lose one.
+    await Promise.all(settlement.deadLetters.map((d) => deadLetter(deps.sqs, deps.deadLetterQueueUrl, d.message, d.reason)));
+    await recordFailures(pool, deps.bookkeepingSchema, settlement.failures);
     await flushBatch(pool, deps.bookkeepingSchema, run.runId);
-    await deleteMessages(deps.sqs, deps.queueUrl, done);
-    await releaseMessages(deps.sqs, deps.queueUrl, retries);
+    await deleteMessages(deps.sqs, deps.queueUrl, settlement.done);
+    await releaseMessages(deps.sqs, deps.queueUrl, settlement.retries);
 
     const depth = await queueDepth(deps.sqs, deps.queueUrl);
     const drained = messages.length === 0 && depth.visible + depth.inFlight + depth.delayed === 0;
     const stats: BatchResult = {
       received: messages.length,
-      succeeded: valid.length - retries.length - outcomes.filter((o) => o.status === 'fail').length,
-      retried: retries.length,
-      deadLettered,
-      rowsAffected,
+      succeeded: settlement.succeeded,
+      retried: settlement.retries.length,
+      deadLettered: settlement.deadLettered,
+      rowsAffected: settlement.rowsAffected,
       durationMs: Date.now() - started,
       queue: { visible: depth.visible, inFlight: depth.inFlight + depth.delayed },
       drained,
@@ -126,7 +89,7 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
   };
 }
 
-function parseMessage(message: Message): { message: Message; item: WorkItem } | { message: Message; reason: string } {
+function parseMessage(message: Message): ParsedMessage {
   try {
     return { message, item: parseWorkItem(message.Body) };
   } catch (error) {

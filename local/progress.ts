@@ -33,7 +33,7 @@ export class ProgressReporter {
         return;
       case 'decision':
         this.batchSize = event.control.batchSize;
-        this.state = event.control.action === 'proceed' ? 'processing' : `${event.control.action === 'halt' ? 'halting' : `backing off ${event.control.waitSeconds}s`}: ${event.control.reason}`;
+        this.state = describeDecision(event.control.action, event.control.waitSeconds, event.control.reason);
         break;
       case 'batch':
         if (this.firstBatchAt === 0) this.firstBatchAt = this.now();
@@ -72,5 +72,18 @@ export class ProgressReporter {
     if (this.out.isTTY && above) this.out.write(`\r\x1b[2K${line}\n`);
     else if (!this.out.isTTY) this.out.write(`${line}\n`);
     this.lastPrinted = this.now();
+  }
+}
+
+function describeDecision(action: string, waitSeconds: number, reason: string): string {
+  switch (action) {
+    case 'proceed':
+      return 'processing';
+    case 'backoff':
+      return `backing off ${waitSeconds}s: ${reason}`;
+    case 'continue':
+      return reason;
+    default:
+      return `halting: ${reason}`;
   }
 }

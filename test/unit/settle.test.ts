@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Message } from '@aws-sdk/client-sqs';
+import { retryDelaySeconds, settle } from '../../lambdas/settle';
+import { makeRangeItem } from '../../core/work-item';
+
+function message(id: string, receives: number): Message {
+  return { MessageId: id, ReceiptHandle: `rh-${id}`, Body: '{}', Attributes: { ApproximateReceiveCount: String(receives) } };
+}
+
+describe('settle', () => {
+  it('decides every message: delete, DLQ with reason, or retry with a growing delay', () => {
+    // Prepare: a malformed body, then four valid items with outcomes ok, fail, retry, retry on the last receive
+    const item = (lo: number) => makeRangeItem('run', { lo: String(lo), hi: String(lo + 10) });
+    const parsed = [
+      { message: message('m0', 1), reason: 'malformed work item: body is not JSON' },
+      { message: message('m1', 1), item: item(0) },
+      { message: message('m2', 1), item: item(10) },
+      { message: message('m3', 3), item: item(20) },
+      { message: message('m4', 5), item: item(30) },
+    ];
+    const outcomes = [
+      { status: 'ok', rowsAffected: 10 },
+      { status: 'fail', reason: 'poisoned' },
+      { status: 'retry', reason: 'busy' },
+      { status: 'retry', reason: 'still busy' },
+    ] as const;
+    // Act
+    const s = settle('run', parsed, outcomes, 5);
+    // Assess
+    assert.deepStrictEqual(s.done.map((m) => m.MessageId), ['m1', 'm0', 'm2']);
+    assert.deepStrictEqual(s.deadLetters.map((d) => [d.message.MessageId, d.reason]), [['m0', 'malformed work item: body is not JSON'], ['m2', 'poisoned']]);
+    assert.deepStrictEqual(s.retries.map((r) => [r.message.MessageId, r.delaySeconds]), [['m3', 4], ['m4', 16]]);
+    assert.deepStrictEqual(s.failures.map((f) => [f.messageId, f.dedupeKey, f.attempt, f.error, f.final]), [
+      ['m0', undefined, 1, 'malformed work item: body is not JSON', true],
+      ['m2', 'range:10-20', 1, 'poisoned', true],
+      ['m3', 'range:20-30', 3, 'busy', false],
+      ['m4', 'range:30-40', 5, 'still busy', true],
+    ]);
+    assert.deepStrictEqual([s.succeeded, s.rowsAffected, s.deadLettered], [1, 10, 3]);
+  });
+
+  it('caps the retry delay at a minute', () => {
+    assert.deepStrictEqual([1, 2, 3, 6, 7, 30].map(retryDelaySeconds), [1, 2, 4, 32, 60, 60]);
+  });
+});
