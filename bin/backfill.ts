@@ -109,7 +109,7 @@ function report(summary: RunSummary, summaryFile: string | undefined, json: bool
   console.error(
     `backfill: run ${summary.runId} ${summary.itemsDeadLettered > 0 ? 'finished with dead-lettered items' : 'succeeded'} in ${seconds}s: ` +
       `${summary.rowsAffected.toLocaleString('en-US')} rows in ${summary.itemsSucceeded}/${summary.itemsPlanned} items, ${summary.batches} batches, ` +
-      `${summary.waits.length} waits (${waited}s), ${summary.itemsDeadLettered} dead-lettered, ${summary.executions} executions, ${summary.stateTransitions} state transitions` +
+      `${summary.waits.length} waits (${waited}s), ${summary.itemsDeadLettered} dead-lettered, ${summary.executions} execution${summary.executions === 1 ? "" : "s"}, ${summary.stateTransitions} state transitions` +
       (summary.rowsRemaining !== null ? `, ${summary.rowsRemaining} rows remaining` : ''),
   );
   return summary.itemsDeadLettered > 0 ? 2 : 0;

@@ -45,11 +45,12 @@ export class ProgressReporter {
     this.render();
   }
 
+  /** Draws the final line and ends it, so what is printed next starts on a line of its own. */
   public finish(summary: RunSummary): void {
-    if (this.out.isTTY) this.out.write('\n');
     this.lastState = '';
     this.rows = summary.rowsAffected;
     this.render(true);
+    if (this.out.isTTY) this.out.write('\n');
   }
 
   private render(force = false): void {
