@@ -13,7 +13,7 @@ export class ProgressReporter {
   private rows = 0;
   private batchSize = 0;
   private state = 'starting';
-  private firstBatchAt = 0;
+  private firstBatchAt: number | undefined;
   private lastPrinted = 0;
   private lastState = '';
 
@@ -36,7 +36,7 @@ export class ProgressReporter {
         this.state = describeDecision(event.control.action, event.control.waitSeconds, event.control.reason);
         break;
       case 'batch':
-        if (this.firstBatchAt === 0) this.firstBatchAt = this.now();
+        this.firstBatchAt ??= this.now();
         this.itemsDone += event.stats.succeeded + event.stats.deadLettered;
         this.rows += event.stats.rowsAffected;
         if (event.stats.error) this.state = `batch failed: ${event.stats.error}`;
@@ -54,8 +54,8 @@ export class ProgressReporter {
   }
 
   private render(force = false): void {
-    const elapsed = (this.now() - this.firstBatchAt) / 1000;
-    const rate = this.firstBatchAt && elapsed > 0 ? Math.round(this.rows / elapsed) : 0;
+    const elapsed = this.firstBatchAt === undefined ? 0 : (this.now() - this.firstBatchAt) / 1000;
+    const rate = elapsed > 0 ? Math.round(this.rows / elapsed) : 0;
     const fraction = this.planned > 0 ? Math.min(1, this.itemsDone / this.planned) : 0;
     const filled = Math.round(fraction * WIDTH);
     const bar = `[${'#'.repeat(filled)}${'.'.repeat(WIDTH - filled)}]`;

@@ -1,0 +1,35 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { initialControl } from '../../core/controller';
+import { resolveSettings } from '../../core/settings';
+import type { HealthProbeResult } from '../../lambdas/health-probe';
+import { ProgressReporter } from '../../local/progress';
+
+const settings = resolveSettings();
+const health = { verdict: 'ok' as const, checks: [], probedAt: '2026-01-01T00:00:00.000Z', durationMs: 1 };
+const decision = (action: HealthProbeResult['action'], waitSeconds: number, reason: string, batchSize = 4): HealthProbeResult => ({ ...initialControl(settings), action, waitSeconds, reason, batchSize, health });
+const batch = (succeeded: number, rows: number) => ({ received: succeeded, succeeded, retried: 0, deadLettered: 0, rowsAffected: rows, durationMs: 10, queue: { visible: 0, inFlight: 0 }, drained: false });
+
+describe('ProgressReporter (not a terminal)', () => {
+  it('prints a line per state change with rows, rate, batch size and why it backs off', () => {
+    // Prepare
+    const lines: string[] = [];
+    const out = { isTTY: false, write: (text: string) => lines.push(...text.trimEnd().split('\n')) } as unknown as NodeJS.WriteStream;
+    let now = 0;
+    const progress = new ProgressReporter(out, () => now);
+    // Act
+    progress.handle({ type: 'planned', run: { runId: 'r1', jobName: 'j', settings, plannedItems: 4 } });
+    progress.handle({ type: 'decision', control: decision('proceed', 0, 'healthy') });
+    progress.handle({ type: 'batch', stats: batch(2, 2000) });
+    now = 1000;
+    progress.handle({ type: 'decision', control: decision('backoff', 8, 'lockWaits 31s (critical)') });
+    now = 1500;
+    progress.handle({ type: 'batch', stats: batch(2, 2000) });
+    // Assess
+    assert.deepStrictEqual(lines, [
+      'run r1: 4 work items of up to 1000 rows',
+      '[........................]   0.0% 0 rows · 0 rows/s · batch 4 items · processing',
+      '[############............]  50.0% 2,000 rows · 2,000 rows/s · batch 4 items · backing off 8s: lockWaits 31s (critical)',
+    ]);
+  });
+});
