@@ -76,6 +76,20 @@ describe('batch processor (real Postgres, local SQS)', () => {
     assert.deepStrictEqual([last.received, last.drained, last.totals], [0, true, { itemsSucceeded: 10, rowsAffected: 100, itemsFailed: 0, itemsDeadLettered: 0 }]);
   });
 
+  it('changes each row exactly once when two processors take the duplicates of the same items at the same time', async () => {
+    // Prepare: every range twice; two concurrent batches, so duplicates meet in flight
+    const items = Array.from({ length: 10 }, (_, i) => makeRangeItem(run.runId, { lo: String(i * 10 + 1), hi: String(i * 10 + 11) }));
+    await sendItems(queues.sqs, queues.queueUrl, [...items, ...items]);
+    const handler = makeBatchProcessorHandler(deps(counterJob));
+    // Act
+    const [a, b] = await Promise.all([handler({ run, batchSize: 10 }), handler({ run, batchSize: 10 })]);
+    const last = await handler({ run, batchSize: 10 });
+    // Assess
+    const { rows } = await db.pool.query<{ n: number; rows: string }>('SELECT n, count(*) AS rows FROM counted GROUP BY n');
+    assert.deepStrictEqual(rows, [{ n: 1, rows: '100' }]);
+    assert.deepStrictEqual([a.received + b.received, a.succeeded + b.succeeded, a.rowsAffected + b.rowsAffected, last.drained], [20, 20, 100, true]);
+  });
+
   it('sends a malformed message to the DLQ with its reason and carries on with the rest', async () => {
     // Prepare
     await sendItems(queues.sqs, queues.queueUrl, [makeRangeItem(run.runId, { lo: '1', hi: '11' })]);
