@@ -5,8 +5,8 @@ import type { KeyRange, WorkItem } from './work-item';
 
 export type ItemOutcome =
   | { readonly status: 'ok'; readonly rowsAffected?: number }
-  | { readonly status: 'retry'; readonly reason: string }
-  | { readonly status: 'fail'; readonly reason: string };
+  | { readonly status: 'retry'; readonly reason: string; readonly stack?: string }
+  | { readonly status: 'fail'; readonly reason: string; readonly stack?: string };
 
 /** What a query returns, whichever client runs it. */
 export interface QueryResult<Row> {

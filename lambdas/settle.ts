@@ -46,11 +46,11 @@ export function settle(runId: string, parsed: readonly ParsedMessage[], outcomes
       s.rowsAffected += outcome.rowsAffected ?? 0;
     } else if (outcome.status === 'fail') {
       s.deadLetters.push({ message: p.message, reason: outcome.reason });
-      s.failures.push({ ...failure, error: outcome.reason, final: true });
+      s.failures.push({ ...failure, error: outcome.reason, stack: outcome.stack, final: true });
     } else {
       const final = attempt >= maxReceiveCount;
       s.retries.push({ message: p.message, delaySeconds: retryDelaySeconds(attempt) });
-      s.failures.push({ ...failure, error: outcome.reason, final });
+      s.failures.push({ ...failure, error: outcome.reason, stack: outcome.stack, final });
       if (final) s.deadLettered += 1;
     }
   }

@@ -144,8 +144,8 @@ describe('batch processor (real Postgres, local SQS)', () => {
     assert.deepStrictEqual([stats.succeeded, stats.retried, stats.rowsAffected], [1, 1, 10]);
     const { rows } = await db.pool.query<{ n: number; c: string }>('SELECT n, count(*) AS c FROM counted WHERE id <= 20 GROUP BY n ORDER BY n');
     assert.deepStrictEqual(rows, [{ n: 0, c: '10' }, { n: 1, c: '10' }]);
-    const failures = await db.pool.query(`SELECT dedupe_key, error FROM ${SCHEMA}.failures WHERE run_id = $1`, [run.runId]);
-    assert.deepStrictEqual(failures.rows, [{ dedupe_key: 'range:11-21', error: 'division by zero' }]);
+    const failures = await db.pool.query(`SELECT dedupe_key, error, stack LIKE 'error: division by zero%' AS has_stack FROM ${SCHEMA}.failures WHERE run_id = $1`, [run.runId]);
+    assert.deepStrictEqual(failures.rows, [{ dedupe_key: 'range:11-21', error: 'division by zero', has_stack: true }]);
   });
 
   it('fails the whole batch when the job throws, releasing its items for another try', async () => {
