@@ -63,25 +63,32 @@ export async function runLocal(options: LocalRunOptions): Promise<RunSummary> {
   const schema = options.bookkeepingSchema ?? 'backfill';
   const synthesized = synthesizeBackfill({ jobEntry: options.jobPath, bookkeepingSchema: schema, maxReceiveCount: options.maxReceiveCount });
   const embedded = options.databaseUrl ? undefined : await startEmbeddedPostgres();
-  options.onEvent?.({ type: 'database', embedded: embedded !== undefined, logFile: embedded?.logFile });
-  const pool = makePool({ connectionString: options.databaseUrl ?? embedded!.url });
-  const queues = await startLocalQueues(synthesized);
   try {
-    if (options.prepare) await options.prepare(asQueryable(pool));
-    const deps: HandlerDeps = {
-      job: options.job,
-      getPool: async () => pool,
-      sqs: queues.sqs,
-      queueUrl: queues.queueUrl,
-      deadLetterQueueUrl: queues.deadLetterQueueUrl,
-      maxReceiveCount: synthesized.maxReceiveCount,
-      bookkeepingSchema: schema,
-      receiveWaitSeconds: 0,
-    };
-    return await execute(options, synthesized, deps, pool, started);
+    options.onEvent?.({ type: 'database', embedded: embedded !== undefined, logFile: embedded?.logFile });
+    const pool = makePool({ connectionString: options.databaseUrl ?? embedded!.url });
+    try {
+      const queues = await startLocalQueues(synthesized);
+      try {
+        if (options.prepare) await options.prepare(asQueryable(pool));
+        const deps: HandlerDeps = {
+          job: options.job,
+          getPool: async () => pool,
+          sqs: queues.sqs,
+          queueUrl: queues.queueUrl,
+          deadLetterQueueUrl: queues.deadLetterQueueUrl,
+          maxReceiveCount: synthesized.maxReceiveCount,
+          bookkeepingSchema: schema,
+          receiveWaitSeconds: 0,
+        };
+        return await execute(options, synthesized, deps, pool, started);
+      } finally {
+        await queues.close();
+      }
+    } finally {
+      await pool.end();
+    }
   } finally {
-    await queues.close();
-    await pool.end();
+    // Whatever failed above, the embedded server does not outlive the run.
     await embedded?.stop();
   }
 }
