@@ -2,14 +2,30 @@ import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { AdaptiveBackfillExampleStack } from '../lib/example-stack';
 
-// npx cdk deploy [-c databaseSecretArn=ARN] [-c vpcId=vpc-... -c securityGroupId=sg-...]
+// npx cdk synth | deploy [-c databaseSecretArn=ARN] [-c vpcId=vpc-... -c securityGroupId=sg-...]
+//
+// databaseSecretArn: the complete ARN of a secret holding the RDS JSON {host, port, username, password, dbname}.
+//   Without it the stack creates a secret (generated password, placeholder host); fill it with that JSON before the
+//   first run.
+// vpcId + securityGroupId: run the functions in the database's VPC with a security group the database accepts.
+//   Vpc.fromLookup needs credentials, so a synth without them works only when neither is given.
 const app = new App();
-const context = (key: string): string | undefined => app.node.tryGetContext(key) ?? undefined;
+const context = (key: string): string | undefined => {
+  const value: unknown = app.node.tryGetContext(key);
+  return typeof value === 'string' && value !== '' ? value : undefined;
+};
+const vpcId = context('vpcId');
+if (vpcId && !(process.env.CDK_DEFAULT_ACCOUNT && process.env.CDK_DEFAULT_REGION)) {
+  throw new Error('-c vpcId needs AWS credentials and a region: the VPC is looked up in your account (Vpc.fromLookup)');
+}
 new AdaptiveBackfillExampleStack(app, 'AdaptiveBackfillExample', {
   databaseSecretArn: context('databaseSecretArn'),
-  vpcId: context('vpcId'),
+  vpcId,
   securityGroupId: context('securityGroupId'),
-  // Vpc.fromLookup needs a concrete account and region; the CLI's defaults supply them when deploying.
-  env: context('vpcId') ? { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION } : undefined,
+  // Vpc.fromLookup needs a concrete account and region (the CLI's defaults); otherwise environment-agnostic.
+  env: vpcId ? { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION } : undefined,
 });
+// cdk-nag 3 is a policy-validation plugin (v2's Aspect and NagSuppressions are gone): an unacknowledged finding fails
+// the synth; acknowledgements (Validations.of(x).acknowledge, each with its reason) are listed in the assembly's
+// validation-report.json.
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));

@@ -11,7 +11,10 @@ const DEMO_JOB = join(fileURLToPath(new URL('.', import.meta.url)), '..', 'jobs'
 export interface ExampleStackProps extends StackProps {
   /** An existing secret in the RDS format; when absent the stack creates one for you to fill in. */
   readonly databaseSecretArn?: string;
-  /** The database's VPC and a security group it accepts connections from (both or neither). */
+  /**
+   * The database's VPC and a security group it accepts connections from (both or neither). The functions go in its
+   * private subnets, which must reach SQS and Secrets Manager (NAT gateway or VPC endpoints).
+   */
   readonly vpcId?: string;
   readonly securityGroupId?: string;
   /** The job module to bundle. @default the demo job */
@@ -27,6 +30,10 @@ export class AdaptiveBackfillExampleStack extends Stack {
     if (Boolean(props.vpcId) !== Boolean(props.securityGroupId)) {
       throw new Error('AdaptiveBackfillExampleStack: give both vpcId and securityGroupId, or neither');
     }
+    // Without databaseSecretArn the stack creates the secret, holding a generated password and placeholder host.
+    // Before the first run, fill it with the RDS JSON of your database: {"host","port","username","password","dbname"}
+    // (aws secretsmanager put-secret-value --secret-id <ARN> --secret-string '{...}'). An RDS-managed secret
+    // already has that shape: pass its ARN as databaseSecretArn instead.
     const databaseSecret = props.databaseSecretArn
       ? secretsmanager.Secret.fromSecretCompleteArn(this, 'DatabaseSecret', props.databaseSecretArn)
       : new secretsmanager.Secret(this, 'DatabaseSecret', {
@@ -35,8 +42,8 @@ export class AdaptiveBackfillExampleStack extends Stack {
         });
     if (databaseSecret instanceof secretsmanager.Secret) {
       Validations.of(databaseSecret).acknowledge({
-        id: 'AwsSolutions-SMG4',
-        reason: 'Rotation belongs to the database that owns this credential; the functions re-read the secret every 5 minutes, so a rotated password is picked up.',
+        id: 'AwsSolutions::AwsSolutions-SMG4',
+        reason: 'This secret only carries the connection details of an existing database, filled in by the user; rotating it here would set a password the database does not know. Rotate where the database is managed (e.g. an RDS-managed secret passed as databaseSecretArn); the functions re-read the secret every 5 minutes, so a rotated password is picked up.',
       });
     }
     const vpc = props.vpcId ? ec2.Vpc.fromLookup(this, 'Vpc', { vpcId: props.vpcId }) : undefined;
