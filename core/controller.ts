@@ -1,7 +1,20 @@
 import { describeProblems, type HealthReport } from './health';
 import type { BackoffSettings, BatchSettings, RunSettings } from './settings';
 
-export type Action = 'proceed' | 'backoff' | 'halt' | 'continue';
+/**
+ * proceed: run a batch (after `paceSeconds`, when pacing). backoff: wait `waitSeconds`, then probe again.
+ * pause: the operator paused the run; wait `waitSeconds` and read the flag again. halt: fail the run with the
+ * reason. abort: the operator aborted the run. continue: go on as a new execution.
+ */
+export type Action = 'proceed' | 'backoff' | 'pause' | 'halt' | 'abort' | 'continue';
+
+/** The operator's requests, as the probe reads them from the run's row. */
+export interface OperatorRequests {
+  readonly paused: boolean;
+  readonly abortRequested: boolean;
+}
+
+export const NO_REQUESTS: OperatorRequests = { paused: false, abortRequested: false };
 
 /** What one batch did, as the batch processor reports it. */
 export interface BatchStats {
@@ -31,8 +44,10 @@ export interface ControlState {
   readonly totalBackoffSeconds: number;
   readonly consecutiveFailures: number;
   readonly action: Action;
-  /** Whole seconds: the Step Functions Wait state takes integers. */
+  /** Whole seconds to wait before probing again (backoff, pause): the Step Functions Wait state takes integers. */
   readonly waitSeconds: number;
+  /** Whole seconds to wait before the next batch (pacing: nice ratio, degraded health). */
+  readonly paceSeconds: number;
   readonly reason: string;
 }
 
@@ -50,6 +65,7 @@ export function initialControl(settings: RunSettings): ControlState {
     consecutiveFailures: 0,
     action: 'proceed',
     waitSeconds: 0,
+    paceSeconds: 0,
     reason: 'starting',
   };
 }
@@ -71,48 +87,68 @@ export function nextBatchSize(batch: BatchSettings, current: number, last: Batch
   return clamp(Math.round(grown), batch.minSize, batch.maxSize);
 }
 
+/** Seconds to pause after a batch of `durationMs` at `ratio` (gh-ost's nice-ratio): whole, at least 1, capped. */
+export function paceSeconds(ratio: number, last: BatchStats | null, capSeconds: number): number {
+  if (ratio <= 0 || last === null || last.received === 0) return 0;
+  return Math.min(capSeconds, Math.max(1, Math.ceil((ratio * last.durationMs) / 1000)));
+}
+
 /**
- * Turns the latest health report and the last batch into the next decision. Pure: all I/O happens elsewhere.
- * Unhealthy probes back off and never count as failures; a batch that failed as a whole shrinks the next one.
+ * Turns the latest health report, the last batch and the operator's requests into the next decision. Pure: all
+ * I/O happens elsewhere. Unhealthy probes back off and never count as failures, and nothing is received from the
+ * queue while backing off or paused, so throttling never uses up a work item's retries. A batch that failed as a
+ * whole shrinks the next one.
  */
 export function decide(
   settings: RunSettings,
   control: ControlState,
   last: BatchStats | null,
   report: HealthReport,
+  requests: OperatorRequests = NO_REQUESTS,
   random: () => number = Math.random,
 ): ControlState {
   const iteration = control.iteration + 1;
   const executionIterations = control.executionIterations + 1;
   const consecutiveFailures = last?.error ? control.consecutiveFailures + 1 : last ? 0 : control.consecutiveFailures;
+  const base = { ...control, iteration, executionIterations, consecutiveFailures, waitSeconds: 0, paceSeconds: 0 };
+  if (requests.abortRequested) return { ...base, action: 'abort', reason: 'aborted by the operator' };
   if (consecutiveFailures >= settings.batch.maxConsecutiveFailures) {
-    return { ...control, iteration, executionIterations, consecutiveFailures, action: 'halt', waitSeconds: 0, reason: `${consecutiveFailures} batches in a row failed; last error: ${last?.error}` };
+    return { ...base, action: 'halt', reason: `${consecutiveFailures} batches in a row failed; last error: ${last?.error}` };
   }
   if (control.executionIterations >= settings.continueAfter) {
     // The state machine starts a fresh execution with this state; its first probe decides again.
-    return { ...control, consecutiveFailures, action: 'continue', waitSeconds: 0, reason: `continuing as execution ${control.generation + 1} after ${control.executionIterations} iterations` };
+    return { ...control, consecutiveFailures, action: 'continue', waitSeconds: 0, paceSeconds: 0, reason: `continuing as execution ${control.generation + 1} after ${control.executionIterations} iterations` };
   }
   let batchSize = last?.error ? Math.max(settings.batch.minSize, Math.floor(control.batchSize / 2)) : nextBatchSize(settings.batch, control.batchSize, last);
+  if (requests.paused) {
+    // A pause spends no backoff budget and no retries: nothing is received until the operator resumes.
+    return { ...base, batchSize, action: 'pause', waitSeconds: settings.pausePollSeconds, reason: 'paused by the operator' };
+  }
+  if (report.halt) return { ...base, action: 'halt', reason: report.halt };
 
   if (report.verdict === 'critical') {
     const waitSeconds = backoffSeconds(settings.backoff, control.backoffAttempt, random);
     const totalBackoffSeconds = control.totalBackoffSeconds + waitSeconds;
     const problems = describeProblems(report);
     if (totalBackoffSeconds > settings.backoff.maxTotalSeconds) {
-      return { ...control, iteration, executionIterations, consecutiveFailures, action: 'halt', waitSeconds: 0, reason: `backoff budget of ${settings.backoff.maxTotalSeconds}s spent; still unhealthy: ${problems}` };
+      return { ...base, action: 'halt', reason: `backoff budget of ${settings.backoff.maxTotalSeconds}s spent; still unhealthy: ${problems}` };
     }
-    return { ...control, iteration, executionIterations, batchSize, backoffAttempt: control.backoffAttempt + 1, totalBackoffSeconds, consecutiveFailures, action: 'backoff', waitSeconds, reason: problems };
+    return { ...base, batchSize, backoffAttempt: control.backoffAttempt + 1, totalBackoffSeconds, action: 'backoff', waitSeconds, reason: problems };
   }
 
   // Health is back: let the backoff exponent decay instead of snapping to zero.
   const backoffAttempt = Math.max(0, control.backoffAttempt - 1);
   if (last !== null && !last.error && last.received === 0 && !last.drained) {
     // Nothing visible, but items are in flight (waiting out a retry delay): wait for them, no penalty.
-    return { ...control, iteration, executionIterations, batchSize, backoffAttempt, consecutiveFailures, action: 'backoff', waitSeconds: 1, reason: `waiting for ${last.queue.inFlight} in-flight items` };
+    return { ...base, batchSize, backoffAttempt, action: 'backoff', waitSeconds: 1, reason: `waiting for ${last.queue.inFlight} in-flight items` };
   }
-  if (report.verdict === 'warning') batchSize = Math.max(settings.batch.minSize, Math.floor(batchSize / 2));
-  const reason = report.verdict === 'warning' ? `degraded, smaller batch: ${describeProblems(report)}` : 'healthy';
-  return { ...control, iteration, executionIterations, batchSize, backoffAttempt, consecutiveFailures, action: 'proceed', waitSeconds: 0, reason };
+  const cap = settings.backoff.maxSeconds;
+  if (report.verdict === 'warning') {
+    batchSize = Math.max(settings.batch.minSize, Math.floor(batchSize * settings.degraded.sizeFactor));
+    const pace = Math.max(paceSeconds(settings.degraded.niceRatio, last, cap), paceSeconds(settings.batch.niceRatio, last, cap));
+    return { ...base, batchSize, backoffAttempt, action: 'proceed', paceSeconds: pace, reason: `degraded, smaller batch${pace > 0 ? ` after a ${pace}s pause` : ''}: ${describeProblems(report)}` };
+  }
+  return { ...base, batchSize, backoffAttempt, action: 'proceed', paceSeconds: paceSeconds(settings.batch.niceRatio, last, cap), reason: 'healthy' };
 }
 
 function clamp(value: number, min: number, max: number): number {

@@ -1,6 +1,6 @@
 import { InvalidInputError } from './errors';
 import type { ControlState } from './controller';
-import { validateOverrides, type RunSettingsOverrides } from './settings';
+import { SETTINGS_FIELDS, validateOverrides, type RunSettingsOverrides } from './settings';
 
 /** What StartExecution takes: a deployed job selected by name, and knobs. Never SQL. */
 export interface ExecutionInput {
@@ -8,7 +8,9 @@ export interface ExecutionInput {
   readonly runId?: string;
   readonly chunkSize?: number;
   readonly continueAfter?: number;
+  readonly pausePollSeconds?: number;
   readonly batch?: RunSettingsOverrides['batch'];
+  readonly degraded?: RunSettingsOverrides['degraded'];
   readonly backoff?: RunSettingsOverrides['backoff'];
   readonly health?: RunSettingsOverrides['health'];
   /** Set by the state machine when it continues as a new execution: the controller state to carry on with. */
@@ -29,10 +31,10 @@ export interface ParsedExecutionInput {
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,79}$/;
-const ALLOWED = ['job', 'runId', 'chunkSize', 'continueAfter', 'batch', 'backoff', 'health', 'carry'];
+const ALLOWED = ['job', 'runId', ...SETTINGS_FIELDS, 'carry'];
 /** Step Functions links a child execution to its parent through this input field; it is not a knob. */
 const LINEAGE = 'AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID';
-const CONTROL_NUMBERS = ['iteration', 'executionIterations', 'generation', 'batchSize', 'backoffAttempt', 'totalBackoffSeconds', 'consecutiveFailures', 'waitSeconds'] as const;
+const CONTROL_NUMBERS = ['iteration', 'executionIterations', 'generation', 'batchSize', 'backoffAttempt', 'totalBackoffSeconds', 'consecutiveFailures', 'waitSeconds', 'paceSeconds'] as const;
 
 /** Validates execution input before any work starts; errors name the field and what is allowed. */
 export function parseExecutionInput(raw: unknown, executionName: string): ParsedExecutionInput {

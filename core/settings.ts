@@ -9,6 +9,19 @@ export interface BatchSettings {
   readonly targetSeconds: number;
   /** A run halts after this many batches in a row failed as a whole. */
   readonly maxConsecutiveFailures: number;
+  /**
+   * Pause after every batch for this multiple of its duration (gh-ost's nice-ratio): 0 runs batches back to
+   * back, 1 leaves the database idle half the time. Waits are whole seconds.
+   */
+  readonly niceRatio: number;
+}
+
+/** How a degraded database (warnings, nothing critical) is treated: smaller batches, paced. */
+export interface DegradedSettings {
+  /** The batch size is multiplied by this while degraded. */
+  readonly sizeFactor: number;
+  /** Pause after each batch for this multiple of its duration while degraded (at least 1 s when above 0). */
+  readonly niceRatio: number;
 }
 
 export interface BackoffSettings {
@@ -35,22 +48,35 @@ export interface RunSettings {
   readonly chunkSize: number;
   /**
    * Iterations (probe + batch or wait) per Step Functions execution before it continues as a new one. A
-   * Standard execution fails at 25,000 history events; one iteration writes at most 16 (two Task states of 5
-   * events, two Choice states of 2, a Wait or Pass of 2), so 1,000 keeps a generation under 17,000 events.
+   * Standard execution fails at 25,000 history events; see EVENTS_PER_ITERATION for the default.
    */
   readonly continueAfter: number;
+  /** While an operator has paused the run, it re-reads the pause flag this often. */
+  readonly pausePollSeconds: number;
   readonly batch: BatchSettings;
+  readonly degraded: DegradedSettings;
   readonly backoff: BackoffSettings;
   readonly health: HealthSettings;
 }
+
+/**
+ * History events one loop iteration writes at most, without Lambda retries: ProbeHealth (a Lambda Task: 5),
+ * Decide (Choice: 2), Pace (Wait: 2), ProcessBatch (5), then Drained? or BatchFailed (2). A test counts them on
+ * the synthesized definition.
+ */
+export const EVENTS_PER_ITERATION = 16;
+/** A generation stays under this many events, leaving room below the 25,000 limit for retries and start-up. */
+export const EVENTS_PER_GENERATION = 20_000;
 
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
 export type RunSettingsOverrides = DeepPartial<RunSettings>;
 
 export const DEFAULT_SETTINGS: RunSettings = {
   chunkSize: 1000,
-  continueAfter: 1000,
-  batch: { initialSize: 4, minSize: 1, maxSize: 200, targetSeconds: 2, maxConsecutiveFailures: 5 },
+  continueAfter: Math.floor(EVENTS_PER_GENERATION / EVENTS_PER_ITERATION),
+  pausePollSeconds: 10,
+  batch: { initialSize: 4, minSize: 1, maxSize: 200, targetSeconds: 2, maxConsecutiveFailures: 5, niceRatio: 0 },
+  degraded: { sizeFactor: 0.5, niceRatio: 1 },
   backoff: { baseSeconds: 1, maxSeconds: 120, multiplier: 2, maxTotalSeconds: 3600 },
   health: {
     longRunningQueries: { warningSeconds: 30, criticalSeconds: 120 },
@@ -68,14 +94,19 @@ interface NumberRule {
 /** The shape of RunSettings, with the allowed range of every number. */
 const RULES = {
   chunkSize: { min: 1, max: 1_000_000, integer: true },
-  // 1,200 x 16 events stays under 20,000.
-  continueAfter: { min: 1, max: 1200, integer: true },
+  continueAfter: { min: 1, max: Math.floor(EVENTS_PER_GENERATION / EVENTS_PER_ITERATION), integer: true },
+  pausePollSeconds: { min: 1, max: 3600, integer: true },
   batch: {
     initialSize: { min: 1, max: 10_000, integer: true },
     minSize: { min: 1, max: 10_000, integer: true },
     maxSize: { min: 1, max: 10_000, integer: true },
     targetSeconds: { min: 0.05, max: 600, integer: false },
     maxConsecutiveFailures: { min: 1, max: 1000, integer: true },
+    niceRatio: { min: 0, max: 100, integer: false },
+  },
+  degraded: {
+    sizeFactor: { min: 0.01, max: 1, integer: false },
+    niceRatio: { min: 0, max: 100, integer: false },
   },
   backoff: {
     baseSeconds: { min: 1, max: 3600, integer: true },
@@ -95,6 +126,9 @@ const RULES = {
     probeTimeoutMs: { min: 10, max: 60_000, integer: true },
   },
 } as const;
+
+/** The top-level knob names, as execution input and `backfill set` accept them. */
+export const SETTINGS_FIELDS: readonly string[] = Object.keys(RULES);
 
 function isRule(node: object): node is NumberRule {
   return 'integer' in node;

@@ -1,5 +1,7 @@
 import type pg from 'pg';
-import { thresholdVerdict, worstVerdict, type HealthCheckResult, type HealthReport } from '../core/health';
+import { evaluateChecks } from '../core/evaluate';
+import { thresholdVerdict, type HealthCheckResult, type HealthReport } from '../core/health';
+import type { JobDefinition } from '../core/job';
 import type { HealthSettings } from '../core/settings';
 import { APPLICATION_NAME, withTransaction } from './pool';
 
@@ -16,11 +18,28 @@ SELECT
 FROM pg_stat_activity
 WHERE ${OTHER_ACTIVE_SESSIONS}`;
 
+/** What a probe remembers for the next one (counters, to turn lifetime totals into rates). Opaque JSON. */
+export type ProbeMemory = Record<string, unknown>;
+
+export interface ProbeOptions {
+  /** The job: its source table, custom checks and evaluator. */
+  readonly job?: JobDefinition;
+  /** What the previous probe of this run remembered. */
+  readonly memory?: ProbeMemory;
+  readonly now?: () => number;
+}
+
+export interface ProbeResult {
+  readonly report: HealthReport;
+  readonly memory: ProbeMemory;
+}
+
 /**
  * Reads pg_stat_activity under a statement_timeout, so a sick database yields a critical report instead of a hang.
  * The probe never throws: a failed probe is itself a critical finding.
  */
-export async function probeHealth(pool: pg.Pool, settings: HealthSettings, now: () => number = Date.now): Promise<HealthReport> {
+export async function probeHealth(pool: pg.Pool, settings: HealthSettings, options: ProbeOptions = {}): Promise<ProbeResult> {
+  const now = options.now ?? Date.now;
   const started = now();
   let checks: HealthCheckResult[];
   try {
@@ -48,5 +67,5 @@ export async function probeHealth(pool: pg.Pool, settings: HealthSettings, now: 
   } catch (error) {
     checks = [{ name: 'probe', value: 1, unit: 'failures', verdict: 'critical', detail: `probe failed: ${(error as Error).message}` }];
   }
-  return { verdict: worstVerdict(checks), checks, probedAt: new Date(started).toISOString(), durationMs: now() - started };
+  return { report: { ...evaluateChecks(checks), checks, probedAt: new Date(started).toISOString(), durationMs: now() - started }, memory: {} };
 }

@@ -1,24 +1,31 @@
+import { randomUUID } from 'node:crypto';
 import type { Message } from '@aws-sdk/client-sqs';
 import type { BatchStats } from '../core/controller';
 import { BatchFailedError, MalformedWorkItemError } from '../core/errors';
 import type { ItemOutcome, JobContext } from '../core/job';
 import { parseWorkItem, type WorkItem } from '../core/work-item';
-import { flushBatch, readRunTotals, recordFailures, recordRunStatus, type FailureRecord, type RunTotals } from '../db/bookkeeping';
+import { recordFailures, type FailureRecord } from '../db/failures';
+import { flushBatch, recordRunStatus } from '../db/runs';
 import { runItemTransaction } from '../db/item-transaction';
 import { asQueryable, type Pool } from '../db/pool';
 import { deadLetter, deleteMessages, queueDepth, receiveCount, receiveMessages, releaseMessages } from '../queue/work-queue';
 import type { HandlerDeps, RunContext } from './deps';
+import { makeOutcome, type RunOutcome } from './outcome';
 import { retryDelaySeconds, settle, type ParsedMessage } from './settle';
 import { runJob } from './run-job';
+import { silentTelemetry } from './telemetry';
 
 export interface BatchProcessorEvent {
   readonly run: RunContext;
   readonly batchSize: number;
+  readonly executionId: string;
 }
 
 export interface BatchResult extends BatchStats {
-  /** Set once the queue is drained: the run's final counts, read from the bookkeeping tables. */
-  readonly totals?: RunTotals;
+  /** This invocation's id, in its logs and history entry. */
+  readonly batchId: string;
+  /** Set once the queue is drained: how the run ended, with its final counts (what the completion event carries). */
+  readonly outcome?: RunOutcome;
 }
 
 /** The part of the Lambda context the processor uses; the local runtime supplies it from the function's timeout. */
@@ -33,8 +40,10 @@ export function settleMarginMs(remainingMs: number): number {
 
 /** Receives up to batchSize items, runs the job on them, and settles each message: delete, retry later, or DLQ. */
 export function makeBatchProcessorHandler(deps: HandlerDeps) {
+  const telemetry = deps.telemetry ?? silentTelemetry;
   return async (event: BatchProcessorEvent, invocation?: InvocationContext): Promise<BatchResult> => {
     const started = Date.now();
+    const batchId = randomUUID();
     const remainingMs = invocation?.getRemainingTimeInMillis() ?? 15 * 60_000;
     const deadline = started + remainingMs - settleMarginMs(remainingMs);
     const { run } = event;
@@ -56,6 +65,8 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
       // The batch failed as a whole: its items become visible again after their delay; the run goes on.
       await releaseMessages(deps.sqs, deps.queueUrl, valid.map((p) => ({ message: p.message, delaySeconds: retryDelaySeconds(receiveCount(p.message)) })));
       await recordFailures(pool, deps.bookkeepingSchema, valid.map((p) => failureOf(run.runId, p.message, p.item, error, receiveCount(p.message) >= deps.maxReceiveCount)));
+      telemetry.log('error', 'batch failed', { runId: run.runId, batchId, items: valid.length, error: (error as Error).message, stack: (error as Error).stack });
+      telemetry.flush();
       throw new BatchFailedError(`batch of ${valid.length} items failed: ${(error as Error).message}`, { cause: error });
     } finally {
       clearTimeout(abortAtDeadline);
@@ -66,13 +77,24 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
     // delete: a crash in between can duplicate a message, never lose one.
     await Promise.all(settlement.deadLetters.map((d) => deadLetter(deps.sqs, deps.deadLetterQueueUrl, d.message, d.reason)));
     await recordFailures(pool, deps.bookkeepingSchema, settlement.failures);
-    await flushBatch(pool, deps.bookkeepingSchema, run.runId);
+    const entry = messages.length === 0 ? undefined : {
+      batchId,
+      batchSize: event.batchSize,
+      received: messages.length,
+      succeeded: settlement.succeeded,
+      retried: settlement.retries.length,
+      deadLettered: settlement.deadLettered,
+      rowsAffected: settlement.rowsAffected,
+      durationMs: Date.now() - started,
+    };
+    await flushBatch(pool, deps.bookkeepingSchema, run.runId, entry);
     await deleteMessages(deps.sqs, deps.queueUrl, settlement.done);
     await releaseMessages(deps.sqs, deps.queueUrl, settlement.retries);
 
     const depth = await queueDepth(deps.sqs, deps.queueUrl);
     const drained = messages.length === 0 && depth.visible + depth.inFlight + depth.delayed === 0;
     const stats: BatchResult = {
+      batchId,
       received: messages.length,
       succeeded: settlement.succeeded,
       retried: settlement.retries.length,
@@ -82,10 +104,13 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
       queue: { visible: depth.visible, inFlight: depth.inFlight + depth.delayed },
       drained,
     };
+    telemetry.log('info', 'batch', { runId: run.runId, ...stats });
+    telemetry.flush();
     if (!drained) return stats;
-    const totals = await readRunTotals(pool, deps.bookkeepingSchema, run.runId);
-    await recordRunStatus(pool, deps.bookkeepingSchema, run.runId, 'succeeded', `drained: ${totals.itemsSucceeded} items done, ${totals.itemsDeadLettered} dead-lettered`);
-    return { ...stats, totals };
+    const outcome = await makeOutcome(pool, deps.bookkeepingSchema, run, 'succeeded', 'the work queue is drained', event.executionId);
+    const reason = `drained: ${outcome.itemsSucceeded} items done, ${outcome.itemsDeadLettered} dead-lettered`;
+    await recordRunStatus(pool, deps.bookkeepingSchema, run.runId, 'succeeded', reason);
+    return { ...stats, outcome: { ...outcome, reason } };
   };
 }
 

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import type { ControlState } from '../core/controller';
 import type { JobDefinition } from '../core/job';
 import type { RunSettings } from '../core/settings';
+import type { Telemetry } from './telemetry';
 
 /** What every handler needs; the AWS entry points build it from the environment, the local runtime directly. */
 export interface HandlerDeps {
@@ -17,6 +18,8 @@ export interface HandlerDeps {
   /** Long-poll seconds for the first receive of a batch (0 locally). */
   readonly receiveWaitSeconds: number;
   readonly random?: () => number;
+  /** Logs and metrics. @default silent */
+  readonly telemetry?: Telemetry;
 }
 
 /** The run as the state machine carries it from Init to every later state. */

@@ -1,7 +1,7 @@
 import type { Message } from '@aws-sdk/client-sqs';
 import type { ItemOutcome } from '../core/job';
 import type { WorkItem } from '../core/work-item';
-import type { FailureRecord } from '../db/bookkeeping';
+import type { FailureRecord } from '../db/failures';
 import { receiveCount } from '../queue/work-queue';
 
 export type ParsedMessage = { readonly message: Message; readonly item: WorkItem } | { readonly message: Message; readonly reason: string };

@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -80,6 +81,13 @@ export interface AdaptiveBackfillProps {
    * @default 512
    */
   readonly memorySize?: number;
+
+  /**
+   * The event bus that receives the completion event (source `adaptive-backfill`, detail-type
+   * `Backfill Run Finished`, detail: the run's outcome) when a run succeeds, halts or is aborted.
+   * @default - the account's default event bus
+   */
+  readonly eventBus?: events.IEventBus;
 }
 
 /**
@@ -177,7 +185,7 @@ export class AdaptiveBackfill extends Construct {
 
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       definitionBody: sfn.DefinitionBody.fromChainable(
-        buildBackfillDefinition(this, { initRun: this.initRun, healthProbe: this.healthProbe, batchProcessor: this.batchProcessor }, props.defaults),
+        buildBackfillDefinition(this, { initRun: this.initRun, healthProbe: this.healthProbe, batchProcessor: this.batchProcessor }, { defaults: props.defaults, eventBus: props.eventBus }),
       ),
       stateMachineType: sfn.StateMachineType.STANDARD,
       tracingEnabled: true,
@@ -196,6 +204,10 @@ export class AdaptiveBackfill extends Construct {
         reason: 'lambda:InvokeFunction on the function and its versions/aliases (ARN:*), as CDK grants for a LambdaInvoke task; no other function.',
       });
     }
+    // What the `backfill` command finds with --stack (CloudFormation outputs), so operators need no ARNs by hand.
+    new CfnOutput(this, 'StateMachineArn', { value: this.stateMachine.stateMachineArn, description: 'backfill start/status/abort: the state machine' });
+    new CfnOutput(this, 'QueueUrl', { value: this.queue.queueUrl, description: 'backfill status/enqueue: the work queue' });
+    new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queueUrl, description: 'backfill dlq: the dead-letter queue' });
     // Continue-as-new: the machine starts itself. A separate policy avoids a role <-> state machine cycle.
     new iam.Policy(this, 'ContinueAsNewPolicy', {
       roles: [this.stateMachine.role],

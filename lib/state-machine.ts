@@ -1,7 +1,8 @@
-import { Aws } from 'aws-cdk-lib';
+import { Aws, Duration } from 'aws-cdk-lib';
+import type * as events from 'aws-cdk-lib/aws-events';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
 import type { RunSettingsOverrides } from '../core/settings';
 
@@ -11,14 +12,23 @@ export const STATES = {
   probe: 'ProbeHealth',
   decide: 'Decide',
   backoff: 'Backoff',
+  paused: 'Paused',
+  pace: 'Pace',
   process: 'ProcessBatch',
   batchFailed: 'BatchFailed',
   drained: 'Drained?',
+  announceSucceeded: 'AnnounceSucceeded',
   finish: 'Finish',
+  announceHalted: 'AnnounceHalted',
   halted: 'Halted',
+  announceAborted: 'AnnounceAborted',
+  aborted: 'Aborted',
   continueAsNew: 'ContinueAsNew',
   continued: 'ContinuedAsNew',
 } as const;
+
+/** The completion event: source and detail-type, for EventBridge rules. Its detail is the run's outcome. */
+export const COMPLETION_EVENT = { source: 'adaptive-backfill', detailType: 'Backfill Run Finished' } as const;
 
 export interface BackfillFunctions {
   readonly initRun: lambda.IFunction;
@@ -26,14 +36,24 @@ export interface BackfillFunctions {
   readonly batchProcessor: lambda.IFunction;
 }
 
+export interface BackfillDefinitionOptions {
+  /** Knob defaults for every execution (the construct's `defaults`). */
+  readonly defaults?: RunSettingsOverrides;
+  /** Where the completion event goes. @default the account's default event bus */
+  readonly eventBus?: events.IEventBusRef;
+}
+
 /**
  * The batch loop, in JSONPath:
- * Init -> ProbeHealth -> Decide -> (Backoff -> ProbeHealth | ProcessBatch -> Drained? -> (Finish | ProbeHealth) | Halted
- * | ContinueAsNew -> ContinuedAsNew). ContinueAsNew starts a fresh execution of this same state machine with the
- * carried controller state, before the 25,000-event history limit.
- * The only definition there is: the construct deploys it and the embedded runtime runs its synthesized JSON.
+ * Init -> ProbeHealth -> Decide -> (Backoff | Paused) -> ProbeHealth
+ *                                | [Pace ->] ProcessBatch -> Drained? -> (AnnounceSucceeded -> Finish | ProbeHealth)
+ *                                | AnnounceHalted -> Halted | AnnounceAborted -> Aborted
+ *                                | ContinueAsNew -> ContinuedAsNew
+ * ContinueAsNew starts a fresh execution of this same state machine with the carried controller state, before the
+ * 25,000-event history limit. The only definition there is: the construct deploys it and the embedded runtime
+ * runs its synthesized JSON.
  */
-export function buildBackfillDefinition(scope: Construct, fns: BackfillFunctions, defaults: RunSettingsOverrides = {}): sfn.IChainable {
+export function buildBackfillDefinition(scope: Construct, fns: BackfillFunctions, options: BackfillDefinitionOptions = {}): sfn.IChainable {
   const init = new tasks.LambdaInvoke(scope, STATES.init, {
     comment: 'Validate the input, record the run, plan its work items into the queue (skipped when resuming).',
     lambdaFunction: fns.initRun,
@@ -42,18 +62,19 @@ export function buildBackfillDefinition(scope: Construct, fns: BackfillFunctions
       input: sfn.JsonPath.entirePayload,
       executionName: sfn.JsonPath.executionName,
       executionId: sfn.JsonPath.executionId,
-      defaults,
+      defaults: options.defaults ?? {},
     }),
   });
 
   const probe = new tasks.LambdaInvoke(scope, STATES.probe, {
-    comment: 'Probe Postgres health and let the controller decide: proceed (with a batch size), back off, or halt.',
+    comment: 'Read the operator\'s flags and knobs, probe Postgres health, and let the controller decide: proceed (with a batch size), back off, pause, or halt.',
     lambdaFunction: fns.healthProbe,
     payloadResponseOnly: true,
     payload: sfn.TaskInput.fromObject({
       run: sfn.JsonPath.objectAt('$.run'),
       control: sfn.JsonPath.objectAt('$.control'),
       lastBatch: sfn.JsonPath.objectAt('$.lastBatch'),
+      executionId: sfn.JsonPath.executionId,
     }),
     resultPath: '$.control',
   });
@@ -63,6 +84,16 @@ export function buildBackfillDefinition(scope: Construct, fns: BackfillFunctions
     time: sfn.WaitTime.secondsPath('$.control.waitSeconds'),
   });
 
+  const paused = new sfn.Wait(scope, STATES.paused, {
+    comment: 'Paused by the operator (backfill pause): nothing is received from the queue until backfill resume.',
+    time: sfn.WaitTime.secondsPath('$.control.waitSeconds'),
+  });
+
+  const pace = new sfn.Wait(scope, STATES.pace, {
+    comment: 'Pause between batches (nice ratio, or a degraded database) before the next batch.',
+    time: sfn.WaitTime.secondsPath('$.control.paceSeconds'),
+  });
+
   const processBatch = new tasks.LambdaInvoke(scope, STATES.process, {
     comment: 'Receive up to batchSize work items, run the job on them, settle each message.',
     lambdaFunction: fns.batchProcessor,
@@ -70,6 +101,7 @@ export function buildBackfillDefinition(scope: Construct, fns: BackfillFunctions
     payload: sfn.TaskInput.fromObject({
       run: sfn.JsonPath.objectAt('$.run'),
       batchSize: sfn.JsonPath.numberAt('$.control.batchSize'),
+      executionId: sfn.JsonPath.executionId,
     }),
     resultPath: '$.lastBatch',
   });
@@ -94,11 +126,7 @@ export function buildBackfillDefinition(scope: Construct, fns: BackfillFunctions
 
   const finish = new sfn.Pass(scope, STATES.finish, {
     comment: 'Every work item is done or in the DLQ.',
-    parameters: {
-      runId: sfn.JsonPath.stringAt('$.run.runId'),
-      totals: sfn.JsonPath.objectAt('$.lastBatch.totals'),
-      iterations: sfn.JsonPath.numberAt('$.control.iteration'),
-    },
+    inputPath: '$.lastBatch.outcome',
   });
 
   const halted = new sfn.Fail(scope, STATES.halted, {
@@ -106,6 +134,24 @@ export function buildBackfillDefinition(scope: Construct, fns: BackfillFunctions
     error: 'BackfillHalted',
     causePath: '$.control.reason',
   });
+
+  const aborted = new sfn.Fail(scope, STATES.aborted, {
+    comment: 'The operator aborted the run (backfill abort); unfinished items stay in the queue.',
+    error: 'BackfillAborted',
+    causePath: '$.control.reason',
+  });
+
+  // The completion event carries the run's outcome; failing to send it must not change how the run ended.
+  const announce = (id: string, outcomePath: string, next: sfn.State) => {
+    const task = new tasks.EventBridgePutEvents(scope, id, {
+      comment: 'Emit the completion event (its detail is the run\'s outcome) for notifications.',
+      entries: [{ detail: sfn.TaskInput.fromJsonPathAt(outcomePath), detailType: COMPLETION_EVENT.detailType, source: COMPLETION_EVENT.source, eventBus: options.eventBus }],
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    task.addRetry({ errors: ['States.ALL'], maxAttempts: 2, interval: Duration.seconds(1), backoffRate: 2 });
+    task.addCatch(next, { errors: ['States.ALL'], resultPath: '$.announceError' });
+    return task.next(next);
+  };
 
   // A self-reference cannot go through StepFunctionsStartExecution (the machine does not exist yet): the ARN
   // comes from the context object at run time; the construct grants states:StartExecution on itself.
@@ -133,13 +179,17 @@ export function buildBackfillDefinition(scope: Construct, fns: BackfillFunctions
   });
 
   const drained = new sfn.Choice(scope, STATES.drained)
-    .when(sfn.Condition.booleanEquals('$.lastBatch.drained', true), finish)
+    .when(sfn.Condition.booleanEquals('$.lastBatch.drained', true), announce(STATES.announceSucceeded, '$.lastBatch.outcome', finish))
     .otherwise(probe);
 
+  const action = (name: string) => sfn.Condition.stringEquals('$.control.action', name);
   const decide = new sfn.Choice(scope, STATES.decide)
-    .when(sfn.Condition.stringEquals('$.control.action', 'halt'), halted)
-    .when(sfn.Condition.stringEquals('$.control.action', 'backoff'), backoff.next(probe))
-    .when(sfn.Condition.stringEquals('$.control.action', 'continue'), continueAsNew.next(continued))
+    .when(action('halt'), announce(STATES.announceHalted, '$.control.outcome', halted))
+    .when(action('abort'), announce(STATES.announceAborted, '$.control.outcome', aborted))
+    .when(action('backoff'), backoff.next(probe))
+    .when(action('pause'), paused.next(probe))
+    .when(action('continue'), continueAsNew.next(continued))
+    .when(sfn.Condition.numberGreaterThan('$.control.paceSeconds', 0), pace.next(processBatch))
     .otherwise(processBatch);
 
   batchFailed.next(probe);

@@ -25,7 +25,12 @@ export class ProgressReporter {
   public handle(event: RunEvent): void {
     switch (event.type) {
       case 'database':
-        this.print(event.embedded ? `embedded Postgres started (server log: ${event.logFile})` : 'using the given Postgres', true);
+        // The URL lets an operator steer this run from another shell (backfill pause|resume|set --database-url URL).
+        this.print(event.embedded ? `embedded Postgres at ${event.url} (server log: ${event.logFile})` : 'using the given Postgres', true);
+        return;
+      case 'completion':
+        // On AWS this goes to EventBridge; locally it is printed, one JSON line.
+        this.print(`completion event: ${JSON.stringify({ source: event.event.source, 'detail-type': event.event.detailType, detail: event.event.detail })}`, true);
         return;
       case 'planned':
         this.planned = event.run.plannedItems;
@@ -79,9 +84,13 @@ export class ProgressReporter {
 function describeDecision(action: string, waitSeconds: number, reason: string): string {
   switch (action) {
     case 'proceed':
-      return 'processing';
+      return reason === 'healthy' ? 'processing' : reason;
     case 'backoff':
       return `backing off ${waitSeconds}s: ${reason}`;
+    case 'pause':
+      return `paused (checking every ${waitSeconds}s): backfill resume to go on`;
+    case 'abort':
+      return 'aborting: aborted by the operator';
     case 'continue':
       return reason;
     default:

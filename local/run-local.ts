@@ -5,21 +5,30 @@ import { StateMachine } from 'aws-local-stepfunctions';
 import type { BatchStats } from '../core/controller';
 import type { ExecutionInput } from '../core/execution-input';
 import type { JobDefinition, Queryable } from '../core/job';
-import { readRunTotals, type RunTotals } from '../db/bookkeeping';
+import { readRunTotals, type RunTotals } from '../db/totals';
 import { asQueryable, makePool } from '../db/pool';
 import { makeBatchProcessorHandler, type BatchResult } from '../lambdas/batch-processor';
 import type { HandlerDeps, RunContext } from '../lambdas/deps';
 import { makeHealthProbeHandler, type HealthProbeResult } from '../lambdas/health-probe';
 import { makeInitRunHandler, type InitRunResult } from '../lambdas/init-run';
+import type { RunOutcome } from '../lambdas/outcome';
 import { startEmbeddedPostgres } from './embedded-postgres';
 import { startLocalQueues } from './local-sqs';
 import { synthesizeBackfill, type FunctionRole } from './synthesize';
 
+/** The completion event as the state machine sends it to EventBridge (locally: handed to onEvent). */
+export interface CompletionEvent {
+  readonly source: string;
+  readonly detailType: string;
+  readonly detail: RunOutcome;
+}
+
 export type RunEvent =
-  | { readonly type: 'database'; readonly embedded: boolean; readonly logFile?: string }
+  | { readonly type: 'database'; readonly embedded: boolean; readonly logFile?: string; readonly url?: string }
   | { readonly type: 'planned'; readonly run: RunContext }
   | { readonly type: 'decision'; readonly control: HealthProbeResult }
-  | { readonly type: 'batch'; readonly stats: BatchStats };
+  | { readonly type: 'batch'; readonly stats: BatchStats }
+  | { readonly type: 'completion'; readonly event: CompletionEvent };
 
 export interface LocalRunOptions {
   readonly job: JobDefinition;
@@ -39,7 +48,7 @@ export interface LocalRunOptions {
 }
 
 export interface RunSummary extends RunTotals {
-  readonly status: 'succeeded' | 'failed';
+  readonly status: 'succeeded' | 'failed' | 'aborted';
   readonly runId: string;
   readonly job: string;
   /** One line, when status is failed. */
@@ -48,7 +57,10 @@ export interface RunSummary extends RunTotals {
   /** Rows the job's remaining() still reports after the run; null when the job has no remaining(). */
   readonly rowsRemaining: number | null;
   readonly batches: number;
+  /** Backoff and pause waits, each with its reason. */
   readonly waits: ReadonlyArray<{ readonly seconds: number; readonly reason: string }>;
+  /** Seconds spent pacing between batches (nice ratio, degraded health), before any time scale. */
+  readonly pacedSeconds: number;
   readonly executions: number;
   readonly stateTransitions: number;
   readonly durationMs: number;
@@ -64,7 +76,7 @@ export async function runLocal(options: LocalRunOptions): Promise<RunSummary> {
   const synthesized = synthesizeBackfill({ jobEntry: options.jobPath, bookkeepingSchema: schema, maxReceiveCount: options.maxReceiveCount });
   const embedded = options.databaseUrl ? undefined : await startEmbeddedPostgres();
   try {
-    options.onEvent?.({ type: 'database', embedded: embedded !== undefined, logFile: embedded?.logFile });
+    options.onEvent?.({ type: 'database', embedded: embedded !== undefined, logFile: embedded?.logFile, url: embedded?.url });
     const pool = makePool({ connectionString: options.databaseUrl ?? embedded!.url });
     try {
       const queues = await startLocalQueues(synthesized);
@@ -104,7 +116,8 @@ async function execute(
   const waits: Array<{ seconds: number; reason: string }> = [];
   let run: RunContext | undefined;
   let batches = 0;
-  let lastWaitSeconds = 0;
+  let lastDecision: HealthProbeResult | undefined;
+  let pacedSeconds = 0;
   const firstName = options.input?.runId ?? `local-${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID().slice(0, 8)}`;
   let executions = 0;
   let nextInput: ExecutionInput | undefined;
@@ -118,12 +131,16 @@ async function execute(
     },
     healthProbe: async (input) => {
       const control = await makeHealthProbeHandler(deps)(input);
-      if (control.action === 'backoff') {
-        waits.push({ seconds: control.waitSeconds, reason: control.reason });
-        lastWaitSeconds = control.waitSeconds;
-      }
+      if (control.action === 'backoff' || control.action === 'pause') waits.push({ seconds: control.waitSeconds, reason: control.reason });
+      if (control.action === 'proceed') pacedSeconds += control.paceSeconds;
+      lastDecision = control;
       emit({ type: 'decision', control });
       return control;
+    },
+    // The Announce* states' events:putEvents Task: locally the event goes to onEvent (the CLI prints it).
+    putEvents: async (request: { Entries: Array<{ Detail: RunOutcome; DetailType: string; Source: string }> }) => {
+      for (const entry of request.Entries) emit({ type: 'completion', event: { source: entry.Source, detailType: entry.DetailType, detail: entry.Detail } });
+      return { Entries: request.Entries.map((_, i) => ({ EventId: `local-${i}` })), FailedEntryCount: 0 };
     },
     // ContinueAsNew's startExecution Task: the next execution starts once this one has ended, as on AWS.
     startExecution: async (request: { StateMachineArn: string; Input: ExecutionInput }) => {
@@ -150,8 +167,9 @@ async function execute(
   // The interpreter reads this override each time a Wait state runs, so a getter scales the chosen wait.
   const waitTimeOverrides: Record<string, number> = {};
   if (timeScale !== 1) {
-    for (const name of waitStateNames(synthesized.definition)) {
-      Object.defineProperty(waitTimeOverrides, name, { enumerable: true, get: () => Math.round(lastWaitSeconds * 1000 * timeScale) });
+    // Each Wait state's SecondsPath names the field of the last decision it waits for (waitSeconds or paceSeconds).
+    for (const [name, field] of waitStateFields(synthesized.definition)) {
+      Object.defineProperty(waitTimeOverrides, name, { enumerable: true, get: () => Math.round(Number(lastDecision?.[field] ?? 0) * 1000 * timeScale) });
     }
   }
 
@@ -178,8 +196,8 @@ async function execute(
     try {
       await execution.result;
     } catch (error) {
-      status = 'failed';
       const cause = (error as { cause?: { name?: string; message?: string } }).cause;
+      status = cause?.name === 'BackfillAborted' ? 'aborted' : 'failed';
       reason = cause ? `${cause.name}: ${cause.message}` : (error as Error).message;
       nextInput = undefined;
     }
@@ -200,6 +218,7 @@ async function execute(
     rowsRemaining,
     batches,
     waits,
+    pacedSeconds,
     executions,
     stateTransitions,
     durationMs: Date.now() - started,
@@ -207,10 +226,11 @@ async function execute(
 }
 
 type TaskHandler = (input: never) => Promise<unknown>;
-type TaskRole = FunctionRole | 'startExecution';
+type TaskRole = FunctionRole | 'startExecution' | 'putEvents';
 
 const STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:local';
 const START_EXECUTION = /^arn:aws[\w-]*:states:::states:startExecution$/;
+const PUT_EVENTS = /^arn:aws[\w-]*:states:::events:putEvents$/;
 
 function executionArn(name: string): string {
   return `arn:aws:states:us-east-1:123456789012:execution:local:${name}`;
@@ -221,13 +241,20 @@ function bindTasks(definition: Record<string, unknown>, functionsByArn: Readonly
   const bound: Record<string, TaskHandler> = {};
   for (const [name, state] of Object.entries(definition.States as Record<string, { Type: string; Resource?: string }>)) {
     if (state.Type !== 'Task') continue;
-    const role = START_EXECUTION.test(state.Resource ?? '') ? 'startExecution' : functionsByArn.get(state.Resource ?? '');
+    const resource = state.Resource ?? '';
+    const role = START_EXECUTION.test(resource) ? 'startExecution' : PUT_EVENTS.test(resource) ? 'putEvents' : functionsByArn.get(resource);
     if (!role) throw new Error(`Task state ${name} calls ${state.Resource}, which the embedded runtime cannot run`);
     bound[name] = handlers[role];
   }
   return bound;
 }
 
-function waitStateNames(definition: Record<string, unknown>): string[] {
-  return Object.entries(definition.States as Record<string, { Type: string }>).filter(([, s]) => s.Type === 'Wait').map(([name]) => name);
+function waitStateFields(definition: Record<string, unknown>): Array<[string, 'waitSeconds' | 'paceSeconds']> {
+  return Object.entries(definition.States as Record<string, { Type: string; SecondsPath?: string }>)
+    .filter(([, s]) => s.Type === 'Wait')
+    .map(([name, s]) => {
+      const field = s.SecondsPath?.replace('$.control.', '');
+      if (field !== 'waitSeconds' && field !== 'paceSeconds') throw new Error(`Wait state ${name} waits on ${s.SecondsPath}, which the embedded runtime cannot scale`);
+      return [name, field];
+    });
 }

@@ -75,7 +75,7 @@ describe('the backfill command', () => {
     assert.deepStrictEqual(results.map((r) => [r.code, r.stderr.trim().split('\n')[0].replace(/(Unknown option '--bogus')\..*/, '$1')]), [
       [1, 'backfill: --chunk-size: must be an integer from 1 to 1000000; got "0"'],
       [1, 'backfill: --job: missing-job.ts does not exist'],
-      [1, 'backfill: --local: is required: only local runs are built so far; on AWS, start an execution (see the README)'],
+      [1, 'backfill: --local: is required: `run` runs in this process; on AWS, start an execution (see the README)'],
       [1, 'backfill: --job: is required: the path of a .ts or .js job module'],
       [1, 'backfill: --time-scale: must be a number from 0 to 1000; got "fast"'],
       [1, 'backfill: command: unknown command "explode"; known: demo, run'],

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createDemoTable } from '../../jobs/demo-table';
 import { loadJob } from '../../local/load-job';
-import { runLocal, type RunEvent } from '../../local/run-local';
+import { runLocal, type CompletionEvent, type RunEvent } from '../../local/run-local';
 import { asQueryable } from '../../db/pool';
 import { openOtherSession, openTestDatabase, type TestDatabase } from '../support/database';
 
@@ -33,6 +33,7 @@ describe('the synthesized state machine, run by the embedded runtime', () => {
     // Prepare
     const { job, path } = await loadJob(DEMO);
     const events: RunEvent['type'][] = [];
+    let completion: CompletionEvent | undefined;
     // Act
     const summary = await runLocal({
       job,
@@ -40,7 +41,10 @@ describe('the synthesized state machine, run by the embedded runtime', () => {
       databaseUrl: db.url,
       input: { runId: 'e2e-happy', chunkSize: 250 },
       prepare: (q) => createDemoTable(q, 5000),
-      onEvent: (event) => events.push(event.type),
+      onEvent: (event) => {
+        events.push(event.type);
+        if (event.type === 'completion') completion = event.event;
+      },
     });
     // Assess
     const { durationMs, stateTransitions, batches, ...rest } = summary;
@@ -55,12 +59,20 @@ describe('the synthesized state machine, run by the embedded runtime', () => {
       itemsDeadLettered: 0,
       rowsRemaining: 0,
       waits: [],
+      pacedSeconds: 0,
       executions: 1,
     });
-    // Init, then per batch ProbeHealth + Decide + ProcessBatch + Drained?, then Finish.
-    assert.equal(stateTransitions, 1 + 4 * batches + 1);
+    // Init, then per batch ProbeHealth + Decide + ProcessBatch + Drained?, then AnnounceSucceeded and Finish.
+    assert.equal(stateTransitions, 1 + 4 * batches + 2);
     assert.ok(durationMs > 0);
-    assert.deepStrictEqual([events[0], events[1], events[2], events.at(-1)], ['database', 'planned', 'decision', 'batch']);
+    assert.deepStrictEqual([events[0], events[1], events[2], events.at(-2), events.at(-1)], ['database', 'planned', 'decision', 'batch', 'completion']);
+    const { finishedAt, executionId, ...detail } = completion!.detail;
+    assert.deepStrictEqual([completion!.source, completion!.detailType, detail], ['adaptive-backfill', 'Backfill Run Finished', {
+      runId: 'e2e-happy', job: 'demo-lowercase-email', status: 'succeeded', reason: 'drained: 20 items done, 0 dead-lettered', itemsPlanned: 20,
+      itemsSucceeded: 20, rowsAffected: 5000, itemsFailed: 0, itemsDeadLettered: 0,
+    }]);
+    assert.match(executionId, /:execution:local:e2e-happy$/);
+    assert.ok(!Number.isNaN(Date.parse(finishedAt)));
     const run = await db.pool.query('SELECT status, planned_items FROM backfill.runs WHERE run_id = $1', ['e2e-happy']);
     assert.deepStrictEqual(run.rows, [{ status: 'succeeded', planned_items: 20 }]);
   });

@@ -4,7 +4,8 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import type { CodeJobDefinition, JobDefinition } from '../../core/job';
 import { resolveSettings } from '../../core/settings';
 import { makeRangeItem } from '../../core/work-item';
-import { ensureBookkeeping, upsertRun } from '../../db/bookkeeping';
+import { upsertRun } from '../../db/runs';
+import { ensureBookkeeping } from '../../db/schema';
 import { makeBatchProcessorHandler, settleMarginMs } from '../../lambdas/batch-processor';
 import { DEADLINE_REASON } from '../../lambdas/run-job';
 import type { HandlerDeps, RunContext } from '../../lambdas/deps';
@@ -14,6 +15,7 @@ import { openTestDatabase, type TestDatabase } from '../support/database';
 
 const SCHEMA = 'bookkeeping_test';
 const settings = resolveSettings({ chunkSize: 10 });
+const EXECUTION = 'arn:aws:states:us-east-1:123456789012:execution:local:test';
 
 /** Adds 1 to every row of the range: run twice, a row would show 2. */
 const counterJob: JobDefinition = {
@@ -66,14 +68,19 @@ describe('batch processor (real Postgres, local SQS)', () => {
     await sendItems(queues.sqs, queues.queueUrl, [...items, ...items]);
     const handler = makeBatchProcessorHandler(deps(counterJob));
     // Act
-    const first = await handler({ run, batchSize: 7 });
-    const rest = await handler({ run, batchSize: 50 });
-    const last = await handler({ run, batchSize: 50 });
+    const first = await handler({ run, batchSize: 7, executionId: EXECUTION });
+    const rest = await handler({ run, batchSize: 50, executionId: EXECUTION });
+    const last = await handler({ run, batchSize: 50, executionId: EXECUTION });
     // Assess
     const { rows } = await db.pool.query<{ n: number; rows: string }>('SELECT n, count(*) AS rows FROM counted GROUP BY n');
     assert.deepStrictEqual(rows, [{ n: 1, rows: '100' }]);
     assert.deepStrictEqual([first.received, first.succeeded, rest.received, rest.succeeded, first.rowsAffected + rest.rowsAffected], [7, 7, 13, 13, 100]);
-    assert.deepStrictEqual([last.received, last.drained, last.totals], [0, true, { itemsSucceeded: 10, rowsAffected: 100, itemsFailed: 0, itemsDeadLettered: 0 }]);
+    const { finishedAt, ...outcome } = last.outcome!;
+    assert.deepStrictEqual([last.received, last.drained, outcome], [0, true, {
+      runId: run.runId, job: 'counter', status: 'succeeded', reason: 'drained: 10 items done, 0 dead-lettered', itemsPlanned: 10,
+      itemsSucceeded: 10, rowsAffected: 100, itemsFailed: 0, itemsDeadLettered: 0, executionId: EXECUTION,
+    }]);
+    assert.ok(!Number.isNaN(Date.parse(finishedAt)));
   });
 
   it('changes each row exactly once when two processors take the duplicates of the same items at the same time', async () => {
@@ -82,8 +89,8 @@ describe('batch processor (real Postgres, local SQS)', () => {
     await sendItems(queues.sqs, queues.queueUrl, [...items, ...items]);
     const handler = makeBatchProcessorHandler(deps(counterJob));
     // Act
-    const [a, b] = await Promise.all([handler({ run, batchSize: 10 }), handler({ run, batchSize: 10 })]);
-    const last = await handler({ run, batchSize: 10 });
+    const [a, b] = await Promise.all([handler({ run, batchSize: 10, executionId: EXECUTION }), handler({ run, batchSize: 10, executionId: EXECUTION })]);
+    const last = await handler({ run, batchSize: 10, executionId: EXECUTION });
     // Assess
     const { rows } = await db.pool.query<{ n: number; rows: string }>('SELECT n, count(*) AS rows FROM counted GROUP BY n');
     assert.deepStrictEqual(rows, [{ n: 1, rows: '100' }]);
@@ -96,7 +103,7 @@ describe('batch processor (real Postgres, local SQS)', () => {
     await queues.sqs.send(new SendMessageCommand({ QueueUrl: queues.queueUrl, MessageBody: '{"v":1,"runId":"x","dedupeKey":"k","range":{"lo":"9","hi":"2"}}' }));
     await queues.sqs.send(new SendMessageCommand({ QueueUrl: queues.queueUrl, MessageBody: 'garbage' }));
     // Act
-    const stats = await makeBatchProcessorHandler(deps(counterJob))({ run, batchSize: 10 });
+    const stats = await makeBatchProcessorHandler(deps(counterJob))({ run, batchSize: 10, executionId: EXECUTION });
     // Assess
     assert.deepStrictEqual([stats.received, stats.succeeded, stats.deadLettered, stats.rowsAffected], [3, 1, 2, 10]);
     const dlq = (await deadLetters()).map((m) => m.reason).sort();
@@ -122,7 +129,7 @@ describe('batch processor (real Postgres, local SQS)', () => {
     };
     await sendItems(queues.sqs, queues.queueUrl, ['1', '11', '21'].map((lo) => makeRangeItem(run.runId, { lo, hi: String(Number(lo) + 10) })));
     // Act
-    const stats = await makeBatchProcessorHandler(deps(job))({ run, batchSize: 10 });
+    const stats = await makeBatchProcessorHandler(deps(job))({ run, batchSize: 10, executionId: EXECUTION });
     // Assess
     assert.deepStrictEqual([stats.received, stats.succeeded, stats.retried, stats.deadLettered, stats.rowsAffected, stats.drained], [3, 1, 1, 1, 3, false]);
     assert.deepStrictEqual(await queueDepth(queues.sqs, queues.queueUrl), { visible: 1, inFlight: 1, delayed: 0 });
@@ -139,7 +146,7 @@ describe('batch processor (real Postgres, local SQS)', () => {
     const job: JobDefinition = { ...counterJob, name: 'divides', sql: 'UPDATE counted SET n = n + 1 / (CASE WHEN id = 15 THEN 0 ELSE 1 END) WHERE id >= $1 AND id < $2' };
     await sendItems(queues.sqs, queues.queueUrl, [makeRangeItem(run.runId, { lo: '1', hi: '11' }), makeRangeItem(run.runId, { lo: '11', hi: '21' })]);
     // Act
-    const stats = await makeBatchProcessorHandler(deps(job))({ run, batchSize: 10 });
+    const stats = await makeBatchProcessorHandler(deps(job))({ run, batchSize: 10, executionId: EXECUTION });
     // Assess
     assert.deepStrictEqual([stats.succeeded, stats.retried, stats.rowsAffected], [1, 1, 10]);
     const { rows } = await db.pool.query<{ n: number; c: string }>('SELECT n, count(*) AS c FROM counted WHERE id <= 20 GROUP BY n ORDER BY n');
@@ -153,7 +160,7 @@ describe('batch processor (real Postgres, local SQS)', () => {
     const job: CodeJobDefinition = { name: 'crashes', process: async () => { throw new Error('out of memory'); } };
     await sendItems(queues.sqs, queues.queueUrl, [makeRangeItem(run.runId, { lo: '1', hi: '11' })]);
     // Act
-    const error = await makeBatchProcessorHandler(deps(job))({ run, batchSize: 10 }).catch((e: Error) => e);
+    const error = await makeBatchProcessorHandler(deps(job))({ run, batchSize: 10, executionId: EXECUTION }).catch((e: Error) => e);
     // Assess
     assert.deepStrictEqual([(error as Error).name, (error as Error).message], ['BatchFailedError', 'batch of 1 items failed: out of memory']);
     const { rows } = await db.pool.query(`SELECT attempt, error, final, stack IS NOT NULL AS has_stack FROM ${SCHEMA}.failures WHERE run_id = $1`, [run.runId]);
@@ -167,7 +174,7 @@ describe('batch processor (real Postgres, local SQS)', () => {
     await sendItems(queues.sqs, queues.queueUrl, ['1', '11', '21'].map((lo) => makeRangeItem(run.runId, { lo, hi: String(Number(lo) + 10) })));
     const invokedAt = Date.now();
     // Act
-    const stats = await makeBatchProcessorHandler(deps(job))({ run, batchSize: 10 }, { getRemainingTimeInMillis: () => invokedAt + 2000 - Date.now() });
+    const stats = await makeBatchProcessorHandler(deps(job))({ run, batchSize: 10, executionId: EXECUTION }, { getRemainingTimeInMillis: () => invokedAt + 2000 - Date.now() });
     // Assess
     assert.equal(settleMarginMs(2000), 1000);
     assert.deepStrictEqual([stats.received, stats.succeeded, stats.retried, stats.rowsAffected], [3, 0, 3, 0]);

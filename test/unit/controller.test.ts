@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { backoffSeconds, decide, initialControl, nextBatchSize, type BatchStats, type ControlState } from '../../core/controller';
+import { backoffSeconds, decide, initialControl, NO_REQUESTS, nextBatchSize, type BatchStats, type ControlState } from '../../core/controller';
 import type { HealthReport, Verdict } from '../../core/health';
 import { DEFAULT_SETTINGS, resolveSettings } from '../../core/settings';
 
@@ -66,7 +66,7 @@ describe('decide', () => {
     // Act
     let control: ControlState = initialControl(settings);
     const decisions = sequence.map(([verdict, last]) => {
-      control = decide(settings, control, last, report(verdict), () => 0.999999);
+      control = decide(settings, control, last, report(verdict), NO_REQUESTS, () => 0.999999);
       return [control.action, control.waitSeconds, control.batchSize, control.backoffAttempt];
     });
     // Assess
@@ -85,7 +85,7 @@ describe('decide', () => {
     // Prepare
     let control: ControlState = initialControl(settings);
     // Act
-    for (let i = 0; i < 5; i += 1) control = decide(settings, control, null, report('critical'), () => 0);
+    for (let i = 0; i < 5; i += 1) control = decide(settings, control, null, report('critical'), NO_REQUESTS, () => 0);
     // Assess
     assert.deepStrictEqual([control.action, control.consecutiveFailures, control.totalBackoffSeconds], ['backoff', 0, 5]);
   });
@@ -95,7 +95,7 @@ describe('decide', () => {
     let control: ControlState = { ...initialControl(settings), backoffAttempt: 10 };
     // Act
     const actions = [1, 2, 3].map(() => {
-      control = decide(settings, control, null, report('critical'), () => 0.999999);
+      control = decide(settings, control, null, report('critical'), NO_REQUESTS, () => 0.999999);
       return control.action;
     });
     // Assess
@@ -109,7 +109,7 @@ describe('decide', () => {
     let control: ControlState = { ...initialControl(settings), batchSize: 40 };
     // Act
     const steps = [failed, failed, failed].map((last) => {
-      control = decide(settings, control, last, report('ok'), Math.random);
+      control = decide(settings, control, last, report('ok'), NO_REQUESTS, Math.random);
       return [control.action, control.batchSize, control.consecutiveFailures];
     });
     // Assess

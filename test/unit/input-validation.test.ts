@@ -31,14 +31,14 @@ describe('parseExecutionInput', () => {
       [{}, 'job: must name the deployed job (letters, digits, _ . : -, at most 80); got undefined'],
       [{ job: 'demo', sql: 'DROP TABLE x' }, 'sql: raw SQL is never accepted in execution input: jobs are deployed code, select one by "job"'],
       [{ job: 'demo', rawSql: 'x' }, 'rawSql: raw SQL is never accepted in execution input: jobs are deployed code, select one by "job"'],
-      [{ job: 'demo', color: 'red' }, 'color: is not a known field; allowed: job, runId, chunkSize, continueAfter, batch, backoff, health, carry'],
+      [{ job: 'demo', color: 'red' }, 'color: is not a known field; allowed: job, runId, chunkSize, continueAfter, pausePollSeconds, batch, degraded, backoff, health, carry'],
       [{ job: 'demo', runId: 'a b' }, 'runId: must be letters, digits, _ . : - (at most 80); got "a b"'],
       [{ job: 'demo', chunkSize: 0 }, 'input.chunkSize: must be an integer from 1 to 1000000; got 0'],
       [{ job: 'demo', batch: { maxSize: 2.5 } }, 'input.batch.maxSize: must be an integer from 1 to 10000; got 2.5'],
-      [{ job: 'demo', batch: { size: 3 } }, 'input.batch.size: is not a known field; allowed: initialSize, minSize, maxSize, targetSeconds, maxConsecutiveFailures'],
+      [{ job: 'demo', batch: { size: 3 } }, 'input.batch.size: is not a known field; allowed: initialSize, minSize, maxSize, targetSeconds, maxConsecutiveFailures, niceRatio'],
       [{ job: 'demo', backoff: 'fast' }, 'input.backoff: must be an object; got "fast"'],
       [{ job: 'demo', health: { lockWaits: { criticalSeconds: -1 } } }, 'input.health.lockWaits.criticalSeconds: must be a number from 0 to 86400; got -1'],
-      [{ job: 'demo', continueAfter: 5000 }, 'input.continueAfter: must be an integer from 1 to 1200; got 5000'],
+      [{ job: 'demo', continueAfter: 5000 }, 'input.continueAfter: must be an integer from 1 to 1250; got 5000'],
       [{ job: 'demo', carry: { control: {} } }, 'runId: is required with carry (the run being continued)'],
       [{ job: 'demo', runId: 'r', carry: {} }, 'carry.control: must be the controller state of the previous execution'],
       [{ job: 'demo', runId: 'r', carry: { control: { iteration: -1 } } }, 'carry.control.iteration: must be a non-negative integer; got -1'],
@@ -51,7 +51,7 @@ describe('parseExecutionInput', () => {
 
   it('accepts the carried state of a continued execution, and the lineage field Step Functions adds', () => {
     // Prepare
-    const control = { iteration: 9, executionIterations: 3, generation: 2, batchSize: 7, backoffAttempt: 0, totalBackoffSeconds: 4, consecutiveFailures: 0, action: 'continue', waitSeconds: 0, reason: 'r' };
+    const control = { iteration: 9, executionIterations: 3, generation: 2, batchSize: 7, backoffAttempt: 0, totalBackoffSeconds: 4, consecutiveFailures: 0, action: 'continue', waitSeconds: 0, paceSeconds: 0, reason: 'r' };
     // Act
     const parsed = parseExecutionInput({ job: 'demo', runId: 'r1', carry: { control, settings: { chunkSize: 50 } }, AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID: 'arn:x' }, 'exec');
     // Assess

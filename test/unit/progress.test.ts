@@ -7,7 +7,7 @@ import { ProgressReporter } from '../../local/progress';
 
 const settings = resolveSettings();
 const health = { verdict: 'ok' as const, checks: [], probedAt: '2026-01-01T00:00:00.000Z', durationMs: 1 };
-const decision = (action: HealthProbeResult['action'], waitSeconds: number, reason: string, batchSize = 4): HealthProbeResult => ({ ...initialControl(settings), action, waitSeconds, reason, batchSize, health });
+const decision = (action: HealthProbeResult['action'], waitSeconds: number, reason: string, batchSize = 4): HealthProbeResult => ({ ...initialControl(settings), action, waitSeconds, reason, batchSize, health, memory: {} });
 const batch = (succeeded: number, rows: number) => ({ received: succeeded, succeeded, retried: 0, deadLettered: 0, rowsAffected: rows, durationMs: 10, queue: { visible: 0, inFlight: 0 }, drained: false });
 
 describe('ProgressReporter (not a terminal)', () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Template } from 'aws-cdk-lib/assertions';
+import { DEFAULT_SETTINGS, EVENTS_PER_GENERATION, EVENTS_PER_ITERATION } from '../../core/settings';
 import { resolveIntrinsics, synthesizeBackfill } from '../../local/synthesize';
 import { exampleStack, logicalIdOf, resourcesOf } from '../support/stacks';
 
@@ -24,19 +25,64 @@ describe('the batch-loop definition', () => {
 
   it('starts at Init and has exactly the loop states', () => {
     assert.equal(local.definition.StartAt, 'Init');
-    assert.deepStrictEqual(Object.keys(states).sort(), ['Backoff', 'BatchFailed', 'ContinueAsNew', 'ContinuedAsNew', 'Decide', 'Drained?', 'Finish', 'Halted', 'Init', 'ProbeHealth', 'ProcessBatch'].sort());
+    assert.deepStrictEqual(Object.keys(states).sort(), [
+      'Aborted', 'AnnounceAborted', 'AnnounceHalted', 'AnnounceSucceeded', 'Backoff', 'BatchFailed', 'ContinueAsNew', 'ContinuedAsNew',
+      'Decide', 'Drained?', 'Finish', 'Halted', 'Init', 'Pace', 'Paused', 'ProbeHealth', 'ProcessBatch',
+    ].sort());
   });
 
-  it('Decide routes halt, backoff and continue, and proceeds by default', () => {
+  it('Decide routes halt, abort, backoff, pause and continue, paces when asked, and proceeds by default', () => {
     assert.deepStrictEqual(states.Decide, {
       Type: 'Choice',
       Choices: [
-        { Variable: '$.control.action', StringEquals: 'halt', Next: 'Halted' },
+        { Variable: '$.control.action', StringEquals: 'halt', Next: 'AnnounceHalted' },
+        { Variable: '$.control.action', StringEquals: 'abort', Next: 'AnnounceAborted' },
         { Variable: '$.control.action', StringEquals: 'backoff', Next: 'Backoff' },
+        { Variable: '$.control.action', StringEquals: 'pause', Next: 'Paused' },
         { Variable: '$.control.action', StringEquals: 'continue', Next: 'ContinueAsNew' },
+        { Variable: '$.control.paceSeconds', NumericGreaterThan: 0, Next: 'Pace' },
       ],
       Default: 'ProcessBatch',
     });
+  });
+
+  it('Paused and Pace wait the controller\'s whole seconds', () => {
+    assert.deepStrictEqual([states.Paused.SecondsPath, states.Paused.Next, states.Pace.SecondsPath, states.Pace.Next], ['$.control.waitSeconds', 'ProbeHealth', '$.control.paceSeconds', 'ProcessBatch']);
+  });
+
+  it('announces how the run ended on EventBridge, and a failed announcement does not change the ending', () => {
+    const announcements = ['AnnounceSucceeded', 'AnnounceHalted', 'AnnounceAborted'].map((name) => {
+      const { Retry: _retry, Comment: _comment, ...rest } = states[name];
+      return rest;
+    });
+    const entry = (path: string) => ({ Entries: [{ 'Detail.$': path, DetailType: 'Backfill Run Finished', Source: 'adaptive-backfill' }] });
+    assert.deepStrictEqual(announcements, [
+      { Type: 'Task', Resource: 'arn:aws:states:::events:putEvents', Parameters: entry('$.lastBatch.outcome'), ResultPath: null, Next: 'Finish', Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.announceError', Next: 'Finish' }] },
+      { Type: 'Task', Resource: 'arn:aws:states:::events:putEvents', Parameters: entry('$.control.outcome'), ResultPath: null, Next: 'Halted', Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.announceError', Next: 'Halted' }] },
+      { Type: 'Task', Resource: 'arn:aws:states:::events:putEvents', Parameters: entry('$.control.outcome'), ResultPath: null, Next: 'Aborted', Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.announceError', Next: 'Aborted' }] },
+    ]);
+    assert.deepStrictEqual(states.Aborted, { Type: 'Fail', Comment: 'The operator aborted the run (backfill abort); unfinished items stay in the queue.', Error: 'BackfillAborted', CausePath: '$.control.reason' });
+  });
+
+  it('writes at most EVENTS_PER_ITERATION history events per loop iteration, so the default generation stays under 20,000', () => {
+    // Prepare: events each state type writes (Lambda Task: entered, scheduled, started, succeeded, exited)
+    const eventsOf = (name: string) => (states[name].Type === 'Task' ? 5 : 2);
+    const loopStates = new Set(['ProbeHealth', 'Decide', 'Backoff', 'Paused', 'Pace', 'ProcessBatch', 'BatchFailed', 'Drained?']);
+    const nextOf = (name: string): string[] => {
+      const state = states[name] as { Next?: string; Default?: string; Choices?: Array<{ Next: string }>; Catch?: Array<{ Next: string }> };
+      return [state.Next, state.Default, ...(state.Choices ?? []).map((c) => c.Next), ...(state.Catch ?? []).map((c) => c.Next)].filter((n): n is string => n !== undefined);
+    };
+    // Act: the most events on any path from ProbeHealth back to ProbeHealth
+    const longest = (name: string, seen: Set<string>): number => {
+      const own = eventsOf(name);
+      const onward = nextOf(name).filter((n) => loopStates.has(n)).map((n) => (n === 'ProbeHealth' ? 0 : seen.has(n) ? -Infinity : longest(n, new Set([...seen, n]))));
+      return own + Math.max(0, ...onward);
+    };
+    const perIteration = longest('ProbeHealth', new Set(['ProbeHealth']));
+    // Assess
+    assert.equal(perIteration, EVENTS_PER_ITERATION);
+    assert.ok(DEFAULT_SETTINGS.continueAfter * perIteration <= EVENTS_PER_GENERATION, `${DEFAULT_SETTINGS.continueAfter} x ${perIteration}`);
+    assert.equal(DEFAULT_SETTINGS.continueAfter, 1250);
   });
 
   it('Backoff waits the controller\'s whole seconds, then probes again', () => {
@@ -52,9 +98,9 @@ describe('the batch-loop definition', () => {
     const { Retry, ...rest } = states.ProbeHealth;
     assert.deepStrictEqual(rest, {
       Type: 'Task',
-      Comment: 'Probe Postgres health and let the controller decide: proceed (with a batch size), back off, or halt.',
+      Comment: 'Read the operator\'s flags and knobs, probe Postgres health, and let the controller decide: proceed (with a batch size), back off, pause, or halt.',
       Resource: arnOf('healthProbe'),
-      Parameters: { 'run.$': '$.run', 'control.$': '$.control', 'lastBatch.$': '$.lastBatch' },
+      Parameters: { 'run.$': '$.run', 'control.$': '$.control', 'lastBatch.$': '$.lastBatch', 'executionId.$': '$$.Execution.Id' },
       ResultPath: '$.control',
       Next: 'Decide',
     });
@@ -67,7 +113,7 @@ describe('the batch-loop definition', () => {
       Type: 'Task',
       Comment: 'Receive up to batchSize work items, run the job on them, settle each message.',
       Resource: arnOf('batchProcessor'),
-      Parameters: { 'run.$': '$.run', 'batchSize.$': '$.control.batchSize' },
+      Parameters: { 'run.$': '$.run', 'batchSize.$': '$.control.batchSize', 'executionId.$': '$$.Execution.Id' },
       ResultPath: '$.lastBatch',
       Next: 'Drained?',
       Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.batchError', Next: 'BatchFailed' }],
@@ -79,7 +125,7 @@ describe('the batch-loop definition', () => {
   it('Drained? finishes or loops; Halted fails with the controller\'s reason', () => {
     assert.deepStrictEqual(states['Drained?'], {
       Type: 'Choice',
-      Choices: [{ Variable: '$.lastBatch.drained', BooleanEquals: true, Next: 'Finish' }],
+      Choices: [{ Variable: '$.lastBatch.drained', BooleanEquals: true, Next: 'AnnounceSucceeded' }],
       Default: 'ProbeHealth',
     });
     assert.deepStrictEqual(states.Halted, { Type: 'Fail', Comment: 'The controller halted the run.', Error: 'BackfillHalted', CausePath: '$.control.reason' });
