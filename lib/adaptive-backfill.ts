@@ -206,7 +206,7 @@ export class AdaptiveBackfill extends Construct {
     }
     // What the `backfill` command finds with --stack (CloudFormation outputs), so operators need no ARNs by hand.
     new CfnOutput(this, 'StateMachineArn', { value: this.stateMachine.stateMachineArn, description: 'backfill start/status/abort: the state machine' });
-    new CfnOutput(this, 'QueueUrl', { value: this.queue.queueUrl, description: 'backfill status/enqueue: the work queue' });
+    new CfnOutput(this, 'WorkQueueUrl', { value: this.queue.queueUrl, description: 'backfill status/enqueue: the work queue' });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queueUrl, description: 'backfill dlq: the dead-letter queue' });
     // Continue-as-new: the machine starts itself. A separate policy avoids a role <-> state machine cycle.
     new iam.Policy(this, 'ContinueAsNewPolicy', {

@@ -1,4 +1,10 @@
 /** The only place the local runtime and the CLI read process.env. */
 export const localEnv = {
   databaseUrl: process.env.DATABASE_URL || undefined,
+  /** Where `backfill` finds a deployment: a CloudFormation stack holding one AdaptiveBackfill... */
+  stack: process.env.BACKFILL_STACK || undefined,
+  /** ...or its parts, given directly. */
+  stateMachineArn: process.env.BACKFILL_STATE_MACHINE_ARN || undefined,
+  queueUrl: process.env.BACKFILL_QUEUE_URL || undefined,
+  deadLetterQueueUrl: process.env.BACKFILL_DLQ_URL || undefined,
 };
