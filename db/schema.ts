@@ -10,6 +10,7 @@ import { withTransaction } from './pool';
  * - done_items: one row per dedupe key whose effect committed (exactly-once).
  * - failures: the audit of every failed attempt.
  * - history: the run's timeline: every decision (with its health report) and every batch.
+ * - items: every work item a run was given (see items.ts), so the embedded runtime can rebuild its queues.
  */
 export async function ensureBookkeeping(pool: pg.Pool, schema: string): Promise<void> {
   const s = quoteIdentifier(schema);
@@ -62,5 +63,14 @@ export async function ensureBookkeeping(pool: pg.Pool, schema: string): Promise<
       kind text NOT NULL,
       data jsonb NOT NULL)`);
     await client.query(`CREATE INDEX IF NOT EXISTS history_run_id ON ${s}.history (run_id, id)`);
+    await client.query(`CREATE TABLE IF NOT EXISTS ${s}.items (
+      run_id text NOT NULL,
+      dedupe_key text NOT NULL,
+      body jsonb NOT NULL,
+      enqueued_at timestamptz NOT NULL DEFAULT now(),
+      requeued_at timestamptz,
+      purged_at timestamptz,
+      PRIMARY KEY (run_id, dedupe_key))`);
+    await client.query(`CREATE INDEX IF NOT EXISTS failures_item ON ${s}.failures (run_id, dedupe_key) WHERE final`);
   });
 }

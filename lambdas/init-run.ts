@@ -4,6 +4,7 @@ import { parseExecutionInput } from '../core/execution-input';
 import { assertIdentifier } from '../core/identifiers';
 import { resolveSettings, validateOverrides, type RunSettingsOverrides } from '../core/settings';
 import { makeRangeItem, type WorkItem } from '../core/work-item';
+import { recordItems } from '../db/items';
 import { appendExecution, markPlanned, upsertRun } from '../db/runs';
 import { ensureBookkeeping } from '../db/schema';
 import { assertPlannableSource, planRanges } from '../db/planner';
@@ -53,19 +54,24 @@ export function makeInitRunHandler(deps: HandlerDeps) {
   };
 }
 
-/** Streams ranges from the planner to the queue, a few hundred at a time. */
+/**
+ * Streams ranges from the planner to the queue, a few hundred at a time, each group recorded in the run's items
+ * before it is sent (a crash in between re-plans: the items are kept once, duplicate messages change nothing).
+ */
 async function planIntoQueue(deps: HandlerDeps, runId: string, chunkSize: number): Promise<number> {
   const pool = await deps.getPool();
   let pending: WorkItem[] = [];
   let planned = 0;
+  const flush = async () => {
+    await recordItems(pool, deps.bookkeepingSchema, pending);
+    await sendItems(deps.sqs, deps.queueUrl, pending);
+    planned += pending.length;
+    pending = [];
+  };
   for await (const range of planRanges(pool, deps.job.source!, chunkSize)) {
     pending.push(makeRangeItem(runId, range));
-    if (pending.length >= 200) {
-      await sendItems(deps.sqs, deps.queueUrl, pending);
-      planned += pending.length;
-      pending = [];
-    }
+    if (pending.length >= 200) await flush();
   }
-  await sendItems(deps.sqs, deps.queueUrl, pending);
-  return planned + pending.length;
+  await flush();
+  return planned;
 }

@@ -14,6 +14,7 @@ import { makeInitRunHandler, type InitRunResult } from '../lambdas/init-run';
 import type { RunOutcome } from '../lambdas/outcome';
 import { startEmbeddedPostgres } from './embedded-postgres';
 import { startLocalQueues } from './local-sqs';
+import { restoreLocalQueues } from './restore-queues';
 import { synthesizeBackfill, type FunctionRole } from './synthesize';
 
 /** The completion event as the state machine sends it to EventBridge (locally: handed to onEvent). */
@@ -44,7 +45,8 @@ export interface LocalRunOptions {
   readonly maxReceiveCount?: number;
   /** Runs against the database before the execution starts (the demo creates its table here). */
   readonly prepare?: (db: Queryable) => Promise<void>;
-  readonly onEvent?: (event: RunEvent) => void;
+  /** Sees every event as it happens; the run waits for a returned promise (tests steer runs from here). */
+  readonly onEvent?: (event: RunEvent) => void | Promise<void>;
 }
 
 export interface RunSummary extends RunTotals {
@@ -76,12 +78,14 @@ export async function runLocal(options: LocalRunOptions): Promise<RunSummary> {
   const synthesized = synthesizeBackfill({ jobEntry: options.jobPath, bookkeepingSchema: schema, maxReceiveCount: options.maxReceiveCount });
   const embedded = options.databaseUrl ? undefined : await startEmbeddedPostgres();
   try {
-    options.onEvent?.({ type: 'database', embedded: embedded !== undefined, logFile: embedded?.logFile, url: embedded?.url });
+    await options.onEvent?.({ type: 'database', embedded: embedded !== undefined, logFile: embedded?.logFile, url: embedded?.url });
     const pool = makePool({ connectionString: options.databaseUrl ?? embedded!.url });
     try {
       const queues = await startLocalQueues(synthesized);
       try {
         if (options.prepare) await options.prepare(asQueryable(pool));
+        // Started again under a known runId: what is not done yet goes back into the in-memory queues.
+        if (options.input?.runId) await restoreLocalQueues(pool, schema, options.input.runId, queues);
         const deps: HandlerDeps = {
           job: options.job,
           getPool: async () => pool,
@@ -112,7 +116,7 @@ async function execute(
   pool: pg.Pool,
   started: number,
 ): Promise<RunSummary> {
-  const emit = options.onEvent ?? (() => undefined);
+  const emit = async (event: RunEvent) => options.onEvent?.(event);
   const waits: Array<{ seconds: number; reason: string }> = [];
   let run: RunContext | undefined;
   let batches = 0;
@@ -126,7 +130,7 @@ async function execute(
     initRun: async (input) => {
       const result: InitRunResult = await makeInitRunHandler(deps)(input);
       run = result.run;
-      emit({ type: 'planned', run });
+      await emit({ type: 'planned', run });
       return result;
     },
     healthProbe: async (input) => {
@@ -134,12 +138,12 @@ async function execute(
       if (control.action === 'backoff' || control.action === 'pause') waits.push({ seconds: control.waitSeconds, reason: control.reason });
       if (control.action === 'proceed') pacedSeconds += control.paceSeconds;
       lastDecision = control;
-      emit({ type: 'decision', control });
+      await emit({ type: 'decision', control });
       return control;
     },
     // The Announce* states' events:putEvents Task: locally the event goes to onEvent (the CLI prints it).
     putEvents: async (request: { Entries: Array<{ Detail: RunOutcome; DetailType: string; Source: string }> }) => {
-      for (const entry of request.Entries) emit({ type: 'completion', event: { source: entry.Source, detailType: entry.DetailType, detail: entry.Detail } });
+      for (const entry of request.Entries) await emit({ type: 'completion', event: { source: entry.Source, detailType: entry.DetailType, detail: entry.Detail } });
       return { Entries: request.Entries.map((_, i) => ({ EventId: `local-${i}` })), FailedEntryCount: 0 };
     },
     // ContinueAsNew's startExecution Task: the next execution starts once this one has ended, as on AWS.
@@ -153,10 +157,10 @@ async function execute(
         const invokedAt = Date.now();
         const timeoutMs = synthesized.batchTimeoutSeconds * 1000;
         const stats: BatchResult = await makeBatchProcessorHandler(deps)(input, { getRemainingTimeInMillis: () => invokedAt + timeoutMs - Date.now() });
-        emit({ type: 'batch', stats });
+        await emit({ type: 'batch', stats });
         return stats;
       } catch (error) {
-        emit({ type: 'batch', stats: { received: 0, succeeded: 0, retried: 0, deadLettered: 0, rowsAffected: 0, durationMs: 0, queue: { visible: 0, inFlight: 0 }, drained: false, error: (error as Error).message } });
+        await emit({ type: 'batch', stats: { received: 0, succeeded: 0, retried: 0, deadLettered: 0, rowsAffected: 0, durationMs: 0, queue: { visible: 0, inFlight: 0 }, drained: false, error: (error as Error).message } });
         throw error;
       }
     },

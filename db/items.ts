@@ -1,0 +1,61 @@
+import type pg from 'pg';
+import { quoteIdentifier } from '../core/identifiers';
+import type { WorkItem } from '../core/work-item';
+
+/**
+ * The work items a run was given (planned ranges, and items enqueued through `backfill enqueue --local`), one row
+ * per dedupe key. With done_items and failures they say where every item is: done, dead (its last failure was
+ * final and it was not redriven since), purged, or still to do. The embedded runtime rebuilds its in-memory queues
+ * from them when a run is started again; on AWS the queues themselves persist.
+ */
+export async function recordItems(pool: pg.Pool, schema: string, items: readonly WorkItem[]): Promise<void> {
+  if (items.length === 0) return;
+  await pool.query(
+    `INSERT INTO ${quoteIdentifier(schema)}.items (run_id, dedupe_key, body)
+     SELECT i->>'runId', i->>'dedupeKey', i FROM jsonb_array_elements($1::jsonb) AS i
+     ON CONFLICT (run_id, dedupe_key) DO NOTHING`,
+    [JSON.stringify(items)],
+  );
+}
+
+/** Dead: a final failure after the item was last requeued, and never done. */
+function deadCondition(s: string): string {
+  return `EXISTS (SELECT 1 FROM ${s}.failures f WHERE f.run_id = i.run_id AND f.dedupe_key = i.dedupe_key AND f.final
+                    AND f.failed_at > COALESCE(i.requeued_at, '-infinity'))`;
+}
+
+function notDone(s: string): string {
+  return `NOT EXISTS (SELECT 1 FROM ${s}.done_items d WHERE d.run_id = i.run_id AND d.dedupe_key = i.dedupe_key)`;
+}
+
+/** Items still to do: not done, not dead, not purged. */
+export async function readOutstandingItems(pool: pg.Pool, schema: string, runId: string): Promise<WorkItem[]> {
+  const s = quoteIdentifier(schema);
+  const { rows } = await pool.query(
+    `SELECT body FROM ${s}.items i WHERE run_id = $1 AND purged_at IS NULL AND ${notDone(s)} AND NOT ${deadCondition(s)} ORDER BY enqueued_at, dedupe_key`,
+    [runId],
+  );
+  return rows.map((row) => row.body as WorkItem);
+}
+
+export interface DeadItem {
+  readonly item: WorkItem;
+  /** The error of its last final failure. */
+  readonly reason: string;
+  readonly failedAt: string;
+}
+
+/** Items in the (local) dead-letter queue, with the reason recorded for each. */
+export async function readDeadItems(pool: pg.Pool, schema: string, runId: string): Promise<DeadItem[]> {
+  const s = quoteIdentifier(schema);
+  const { rows } = await pool.query(
+    `SELECT i.body, last.error, last.failed_at FROM ${s}.items i
+     CROSS JOIN LATERAL (SELECT f.error, f.failed_at FROM ${s}.failures f
+                         WHERE f.run_id = i.run_id AND f.dedupe_key = i.dedupe_key AND f.final AND f.failed_at > COALESCE(i.requeued_at, '-infinity')
+                         ORDER BY f.id DESC LIMIT 1) AS last
+     WHERE i.run_id = $1 AND i.purged_at IS NULL AND ${notDone(s)}
+     ORDER BY last.failed_at, i.dedupe_key`,
+    [runId],
+  );
+  return rows.map((row) => ({ item: row.body as WorkItem, reason: row.error, failedAt: (row.failed_at as Date).toISOString() }));
+}
