@@ -2,7 +2,8 @@ import type pg from 'pg';
 import { createDemoTable } from '../jobs/demo-table';
 import { asQueryable } from '../db/pool';
 import { loadJob } from '../local/load-job';
-import { runLocal } from '../local/run-local';
+import type { ExecutionInput } from '../core/execution-input';
+import { runLocal, type RunEvent } from '../local/run-local';
 
 const UPDATE = 'UPDATE demo_items SET email_lower = lower(email) WHERE email_lower IS DISTINCT FROM lower(email)';
 
@@ -45,7 +46,13 @@ export async function handBatched(pool: pg.Pool, batchRows = 10_000): Promise<Me
 }
 
 /** (c) adaptive-backfill through the full local loop: synthesized machine, local SQS, probe before every batch. */
-export async function adaptive(databaseUrl: string, chunkSize: number, jobPath: string): Promise<Measured> {
+export async function adaptive(
+  databaseUrl: string,
+  chunkSize: number,
+  jobPath: string,
+  input: Omit<ExecutionInput, 'job'> = {},
+  onEvent?: (event: RunEvent) => void,
+): Promise<Measured> {
   const { job, path } = await loadJob(jobPath);
   let plannedAt = 0;
   const started = performance.now();
@@ -53,9 +60,10 @@ export async function adaptive(databaseUrl: string, chunkSize: number, jobPath: 
     job,
     jobPath: path,
     databaseUrl,
-    input: { chunkSize },
+    input: { ...input, chunkSize },
     onEvent: (event) => {
       if (event.type === 'planned') plannedAt = performance.now();
+      onEvent?.(event);
     },
   });
   const finished = performance.now();

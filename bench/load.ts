@@ -1,0 +1,245 @@
+// The load benchmark: what a backfill costs the foreground traffic of a busy database.
+// npm run bench -- load [--rows N] [--clients N] [--load F] [--seconds S]
+//
+// An OLTP load (N clients, short read/write transactions on other tables, in a worker thread) runs against the
+// same Postgres throughout. Measured: its p50/p99 latency at baseline and while (a) a hand-written batched loop and
+// (b) adaptive-backfill each backfill the same rows; each backfill's throughput, and (b)'s idle throughput; and the
+// reaction time of (b) to a long-running query (to the first batch held back, and from its end to the first batch
+// resumed).
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
+import pg from 'pg';
+import { makePool } from '../db/pool';
+import type { ExecutionInput } from '../core/execution-input';
+import { startEmbeddedPostgres } from '../local/embedded-postgres';
+import { localEnv } from '../local/env';
+import { latencyStats, type LatencyStats } from './latency';
+import { adaptive, handBatched, remainingRows, resetTable } from './variants';
+
+const ROOT = join(import.meta.dirname, '..');
+const DEMO_JOB = join(ROOT, 'jobs', 'demo.ts');
+const P99_TARGET = 1.2;
+const THROUGHPUT_TARGET = 0.5;
+
+const { values } = parseArgs({
+  args: process.argv.slice(3),
+  options: {
+    rows: { type: 'string', default: '1000000' },
+    clients: { type: 'string', default: '8' },
+    load: { type: 'string', default: '0.5' },
+    seconds: { type: 'string', default: '10' },
+  },
+});
+const rows = Number(values.rows);
+const clients = Number(values.clients);
+const loadFraction = Number(values.load);
+const baselineSeconds = Number(values.seconds);
+if (!Number.isInteger(rows) || rows < 1000) throw new Error(`--rows must be an integer >= 1000; got ${values.rows}`);
+if (!Number.isInteger(clients) || clients < 1 || clients > 64) throw new Error(`--clients must be an integer from 1 to 64; got ${values.clients}`);
+if (!(loadFraction > 0 && loadFraction <= 1)) throw new Error(`--load must be a fraction of capacity in (0, 1]; got ${values.load}`);
+if (!(baselineSeconds >= 2 && baselineSeconds <= 600)) throw new Error(`--seconds must be from 2 to 600; got ${values.seconds}`);
+
+const ACCOUNTS = 100_000;
+const now = () => performance.timeOrigin + performance.now();
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The OLTP load in its worker: switch its mode, and take the samples it recorded. */
+class OltpLoad {
+  private readonly worker: Worker;
+  private samples: Float64Array[] = [];
+
+  public constructor(url: string) {
+    this.worker = new Worker(new URL('./oltp-worker.mjs', import.meta.url), { workerData: { url, clients, accounts: ACCOUNTS } });
+    this.worker.on('error', (error) => {
+      throw error;
+    });
+  }
+
+  public closedLoop(): void {
+    this.worker.postMessage({ cmd: 'mode', mode: { kind: 'closed' } });
+  }
+
+  public openLoop(totalTps: number): void {
+    this.worker.postMessage({ cmd: 'mode', mode: { kind: 'open', intervalMs: (1000 * clients) / totalTps } });
+  }
+
+  public idle(): void {
+    this.worker.postMessage({ cmd: 'mode', mode: { kind: 'idle' } });
+  }
+
+  /** Every sample recorded so far. */
+  public async collect(): Promise<Float64Array> {
+    const drained = new Promise<Float64Array>((resolve) => this.worker.once('message', (m: { samples: Float64Array }) => resolve(m.samples)));
+    this.worker.postMessage({ cmd: 'drain' });
+    this.samples.push(await drained);
+    const all = new Float64Array(this.samples.reduce((n, s) => n + s.length, 0));
+    let offset = 0;
+    for (const s of this.samples) {
+      all.set(s, offset);
+      offset += s.length;
+    }
+    return all;
+  }
+
+  public async stop(): Promise<void> {
+    const stopped = new Promise((resolve) => this.worker.once('message', resolve));
+    this.worker.postMessage({ cmd: 'stop' });
+    await stopped;
+    await this.worker.terminate();
+  }
+}
+
+async function createOltpTables(pool: pg.Pool): Promise<void> {
+  await pool.query('DROP TABLE IF EXISTS bench_accounts, bench_ledger');
+  await pool.query('CREATE TABLE bench_accounts (id int PRIMARY KEY, balance bigint NOT NULL DEFAULT 0)');
+  await pool.query('CREATE TABLE bench_ledger (id bigserial PRIMARY KEY, account int NOT NULL, delta int NOT NULL, at timestamptz NOT NULL DEFAULT now())');
+  await pool.query('INSERT INTO bench_accounts (id) SELECT g FROM generate_series(1, $1::int) g', [ACCOUNTS]);
+  await pool.query('VACUUM ANALYZE bench_accounts');
+}
+
+/** Runs `fn` and returns its window [from, to) on the shared clock with its result. */
+async function window<T>(fn: () => Promise<T>): Promise<{ from: number; to: number; result: T }> {
+  const from = now();
+  const result = await fn();
+  return { from, to: now(), result };
+}
+
+/** The knobs adaptive-backfill runs with here: the defaults, plus what the bench passes on the command line. */
+const ADAPTIVE_INPUT: Omit<ExecutionInput, 'job'> = {};
+
+const embedded = localEnv.databaseUrl ? undefined : await startEmbeddedPostgres();
+const databaseUrl = localEnv.databaseUrl ?? embedded!.url;
+const pool = makePool({ connectionString: databaseUrl, max: 2 });
+const load = new OltpLoad(databaseUrl);
+try {
+  const version = (await pool.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0].v;
+  await createOltpTables(pool);
+  await resetTable(pool, rows);
+
+  // (b) idle: adaptive-backfill's throughput with no foreground load.
+  const idleRun = await window(() => adaptive(databaseUrl, 1000, DEMO_JOB, ADAPTIVE_INPUT));
+  const idleThroughput = rows / idleRun.result.seconds;
+  console.log(`b idle: ${idleRun.result.seconds.toFixed(2)} s, ${Math.round(idleThroughput).toLocaleString('en-US')} rows/s`);
+
+  // Capacity: the load's closed-loop throughput; then an open loop at a fraction of it.
+  load.closedLoop();
+  await sleep(1000);
+  const calibration = await window(() => sleep(4000));
+  const capacity = latencyStats(await load.collect(), calibration.from, calibration.to).tps;
+  const targetTps = capacity * loadFraction;
+  load.openLoop(targetTps);
+  console.log(`load: ${clients} clients, capacity ${Math.round(capacity)} tps, running at ${Math.round(targetTps)} tps (${loadFraction * 100}%)`);
+  await sleep(2000);
+
+  const baselineWindow = await window(() => sleep(baselineSeconds * 1000));
+  await resetTable(pool, rows);
+  const handWindow = await window(() => handBatched(pool));
+  if ((await remainingRows(pool)) !== 0) throw new Error('the hand loop left rows');
+  await resetTable(pool, rows);
+  const adaptiveWindow = await window(() => adaptive(databaseUrl, 1000, DEMO_JOB, ADAPTIVE_INPUT));
+  if ((await remainingRows(pool)) !== 0) throw new Error('adaptive-backfill left rows');
+  const afterWindow = await window(() => sleep(Math.min(5, baselineSeconds) * 1000));
+
+  // Reaction: a long-running query starts during a run and ends a few seconds later.
+  await resetTable(pool, rows);
+  const reaction = await measureReaction(databaseUrl);
+
+  const samples = await load.collect();
+  const stats: Record<string, LatencyStats> = {
+    baseline: latencyStats(samples, baselineWindow.from, baselineWindow.to),
+    a: latencyStats(samples, handWindow.from, handWindow.to),
+    b: latencyStats(samples, adaptiveWindow.from, adaptiveWindow.to),
+    after: latencyStats(samples, afterWindow.from, afterWindow.to),
+  };
+  const throughput = { a: rows / handWindow.result.seconds, b: rows / adaptiveWindow.result.seconds, bIdle: idleThroughput };
+  const ratios = {
+    'p99(a)/p99(baseline)': stats.a.p99Ms / stats.baseline.p99Ms,
+    'p99(b)/p99(baseline)': stats.b.p99Ms / stats.baseline.p99Ms,
+    'throughput(b)/throughput(b idle)': throughput.b / throughput.bIdle,
+    'throughput(b)/throughput(a)': throughput.b / throughput.a,
+  };
+  console.log(`\n${rows.toLocaleString('en-US')} rows; Postgres ${version}; ${clients} clients at ${Math.round(targetTps)} tps`);
+  console.log('phase       seconds   tps     p50 ms   p99 ms   backfill rows/s');
+  const line = (name: string, s: LatencyStats, seconds: number, rate?: number) =>
+    console.log(`${name.padEnd(10)} ${seconds.toFixed(1).padStart(7)} ${s.tps.toFixed(0).padStart(6)} ${s.p50Ms.toFixed(2).padStart(8)} ${s.p99Ms.toFixed(2).padStart(8)}   ${rate ? Math.round(rate).toLocaleString('en-US') : '-'}`);
+  line('baseline', stats.baseline, (baselineWindow.to - baselineWindow.from) / 1000);
+  line('a (hand)', stats.a, handWindow.result.seconds, throughput.a);
+  line('b (adapt)', stats.b, adaptiveWindow.result.seconds, throughput.b);
+  line('after', stats.after, (afterWindow.to - afterWindow.from) / 1000);
+  for (const [name, ratio] of Object.entries(ratios)) console.log(`${name.padEnd(34)} ${ratio.toFixed(2)}`);
+  console.log(`reaction: long query started -> first batch held back ${fmt(reaction.holdSeconds)} s (threshold ${reaction.criticalSeconds} s); ended -> first batch resumed ${fmt(reaction.resumeSeconds)} s`);
+  const met = { p99: ratios['p99(b)/p99(baseline)'] <= P99_TARGET, throughput: ratios['throughput(b)/throughput(b idle)'] >= THROUGHPUT_TARGET };
+  console.log(`target p99(b) <= ${P99_TARGET} x baseline: ${met.p99 ? 'PASS' : 'MISS'}; throughput(b) >= ${THROUGHPUT_TARGET} x idle: ${met.throughput ? 'PASS' : 'MISS'}`);
+  writeFileSync(join(ROOT, 'bench', 'load-results.json'), `${JSON.stringify({
+    benchmark: 'load',
+    date: new Date().toISOString(),
+    rows,
+    clients,
+    node: process.version,
+    postgres: version,
+    database: embedded ? 'embedded' : 'DATABASE_URL',
+    capacityTps: capacity,
+    targetTps,
+    adaptiveInput: ADAPTIVE_INPUT,
+    latency: stats,
+    seconds: { a: handWindow.result.seconds, b: adaptiveWindow.result.seconds, bIdle: idleRun.result.seconds },
+    throughputRowsPerSecond: throughput,
+    ratios,
+    reaction,
+    targets: { 'p99(b)/p99(baseline)': P99_TARGET, 'throughput(b)/throughput(b idle)': THROUGHPUT_TARGET, met },
+  }, null, 2)}\n`);
+  console.log('wrote bench/load-results.json');
+} finally {
+  await load.stop();
+  await pool.end();
+  await embedded?.stop();
+}
+process.exit(0);
+
+function fmt(seconds: number | null): string {
+  return seconds === null ? 'n/a' : seconds.toFixed(2);
+}
+
+/**
+ * Starts a run, waits for its first batches, then holds a query open in another session for `holdFor` seconds.
+ * Held back: the first decision after the query started that is not a plain proceed. Resumed: the first batch
+ * after the query ended.
+ */
+async function measureReaction(url: string): Promise<{ criticalSeconds: number; holdSeconds: number | null; resumeSeconds: number | null }> {
+  const criticalSeconds = 2;
+  const holdFor = 6;
+  // Not makePool: that names every session as the backfill's own, which the probe leaves out.
+  const other = new pg.Pool({ connectionString: url, max: 1, application_name: 'bench-long-query' });
+  let queryStarted: number | undefined;
+  let queryEnded: number | undefined;
+  let heldBackAt: number | undefined;
+  let resumedAt: number | undefined;
+  let batches = 0;
+  let longQuery: Promise<unknown> | undefined;
+  try {
+    await adaptive(url, 1000, DEMO_JOB, {
+      ...ADAPTIVE_INPUT,
+      batch: { maxSize: 20 },
+      health: { longRunningQueries: { warningSeconds: criticalSeconds, criticalSeconds } },
+    }, (event) => {
+      if (event.type === 'batch' && ++batches === 3 && longQuery === undefined) {
+        queryStarted = now();
+        longQuery = other.query('SELECT pg_sleep($1)', [holdFor]).then(() => {
+          queryEnded = now();
+        });
+      }
+      if (event.type === 'decision' && queryStarted !== undefined && heldBackAt === undefined && event.control.action !== 'proceed') heldBackAt = now();
+      if (event.type === 'batch' && queryEnded !== undefined && resumedAt === undefined && event.stats.received > 0) resumedAt = now();
+    });
+    await longQuery;
+  } finally {
+    await other.end();
+  }
+  return {
+    criticalSeconds,
+    holdSeconds: queryStarted && heldBackAt ? (heldBackAt - queryStarted) / 1000 : null,
+    resumeSeconds: queryEnded && resumedAt ? (resumedAt - queryEnded) / 1000 : null,
+  };
+}
