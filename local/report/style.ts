@@ -16,7 +16,8 @@ table.summary td { padding: 2px 0; font-variant-numeric: tabular-nums; }
 table.list { width: 100%; }
 table.list th { text-align: left; background: #eef1f4; padding: 4px 6px; position: sticky; top: 0; }
 table.list td { padding: 3px 6px; border-top: 1px solid #e6e9ed; vertical-align: top; font-variant-numeric: tabular-nums; }
-table.list td:last-child { word-break: break-word; }
+table.list td { white-space: nowrap; }
+table.list td:last-child, table[data-table="decisions"] td:nth-child(7) { white-space: normal; word-break: break-word; }
 tr.action-backoff td:nth-child(3), tr.action-halt td:nth-child(3) { color: #c62828; font-weight: 600; }
 tr.action-pause td:nth-child(3), tr.action-abort td:nth-child(3) { color: #757575; font-weight: 600; }
 tr.verdict-warning { background: #fff8e1; } tr.verdict-critical { background: #fdecea; } tr.dead-lettered { background: #fdecea; }
