@@ -47,6 +47,8 @@ export interface LocalRunOptions {
   readonly prepare?: (db: Queryable) => Promise<void>;
   /** Sees every event as it happens; the run waits for a returned promise (tests steer runs from here). */
   readonly onEvent?: (event: RunEvent) => void | Promise<void>;
+  /** Runs once the run has ended, while its database is still open (the CLI writes the HTML report here). */
+  readonly afterRun?: (ended: { readonly summary: RunSummary; readonly pool: pg.Pool; readonly schema: string }) => Promise<void>;
 }
 
 export interface RunSummary extends RunTotals {
@@ -96,7 +98,9 @@ export async function runLocal(options: LocalRunOptions): Promise<RunSummary> {
           bookkeepingSchema: schema,
           receiveWaitSeconds: 0,
         };
-        return await execute(options, synthesized, deps, pool, started);
+        const summary = await execute(options, synthesized, deps, pool, started);
+        await options.afterRun?.({ summary, pool, schema });
+        return summary;
       } finally {
         await queues.close();
       }

@@ -7,8 +7,10 @@ import { localEnv } from '../../local/env';
 import { loadJob } from '../../local/load-job';
 import { ProgressReporter } from '../../local/progress';
 import { runLocal, type LocalRunOptions, type RunSummary } from '../../local/run-local';
+import { writeRunReport } from '../../local/report/write-report';
 import { numberFlag, parseFlags } from '../args';
 import type { Command } from '../command';
+import { outputFileFlag } from './report';
 
 const DEMO_JOB = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'jobs', 'demo.ts');
 
@@ -19,6 +21,7 @@ const COMMON_USAGE = `options:
   --time-scale F       multiply backoff and pacing waits by F (local runs only; default 1)
   --continue-after N   iterations per execution before it continues as a new one (default 1250)
   --summary FILE       write the run summary as JSON to FILE
+  --report FILE.html   write the run's HTML report (charts over time, every decision and why) to FILE
   --json               print the summary as JSON on stdout
 
 exit status: 0 every item succeeded, 2 the run finished but items were dead-lettered, 1 the run failed or was aborted`;
@@ -33,6 +36,7 @@ const OPTIONS = {
   'time-scale': { type: 'string' },
   'continue-after': { type: 'string' },
   summary: { type: 'string' },
+  report: { type: 'string' },
   json: { type: 'boolean' },
 } as const;
 
@@ -43,6 +47,7 @@ function commonOptions(values: Flags): Omit<LocalRunOptions, 'job' | 'jobPath'> 
   const chunkSize = numberFlag('chunk-size', values['chunk-size'], 1, 1_000_000, true);
   const timeScale = numberFlag('time-scale', values['time-scale'], 0, 1000, false);
   const continueAfter = numberFlag('continue-after', values['continue-after'], 1, 1250, true);
+  outputFileFlag('report', values.report);
   return {
     databaseUrl: values['database-url'] ?? localEnv.databaseUrl,
     input: { ...(chunkSize ? { chunkSize } : {}), ...(continueAfter ? { continueAfter } : {}), ...(values['run-id'] ? { runId: values['run-id'] } : {}) },
@@ -52,10 +57,16 @@ function commonOptions(values: Flags): Omit<LocalRunOptions, 'job' | 'jobPath'> 
 
 /** Runs through the embedded runtime with a progress line, then prints the outcome; returns the exit status. */
 async function runWithProgress(options: LocalRunOptions, values: Flags): Promise<number> {
+  const reportFile = values.report;
   const progress = new ProgressReporter();
-  const summary = await runLocal({ ...options, onEvent: (event) => progress.handle(event) });
+  let reportWritten = false;
+  // The report is read from the run's database before the run closes it (an embedded Postgres stops with the run).
+  const afterRun: LocalRunOptions['afterRun'] = reportFile ? async ({ summary, pool, schema }) => { reportWritten = await writeRunReport(pool, schema, summary.runId, reportFile); } : undefined;
+  const summary = await runLocal({ ...options, onEvent: (event) => progress.handle(event), afterRun });
   progress.finish(summary);
-  return report(summary, values.summary, values.json ?? false);
+  const status = report(summary, values.summary, values.json ?? false);
+  if (reportFile) console.error(reportWritten ? `backfill: report written to ${reportFile}` : `backfill: no report: run ${summary.runId} was never recorded`);
+  return status;
 }
 
 export const demoCommand: Command = {
