@@ -12,12 +12,18 @@ const DEMO = join(import.meta.dirname, '..', '..', 'jobs', 'demo.ts');
 describe('the synthesized state machine, run by the embedded runtime', () => {
   let db: TestDatabase;
 
-  /** Runs `fn` while another session runs pg_sleep(seconds), started a little over a second earlier. */
+  /** Runs `fn` while another session runs pg_sleep(seconds), once that query has been running for over a second. */
   async function whileOtherSessionSleeps<T>(seconds: number, fn: () => Promise<T>): Promise<T> {
     const other = await openOtherSession(db.url);
     const slow = other.query('SELECT pg_sleep($1)', [seconds]);
     try {
-      await new Promise((resolve) => setTimeout(resolve, 1200));
+      // Poll instead of sleeping a fixed time: on a loaded machine the query may start late.
+      for (;;) {
+        const { rows } = await db.pool.query(`SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = 'test-traffic'
+          AND state = 'active' AND now() - query_start > interval '1.1 seconds') AS ok`);
+        if (rows[0].ok) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
       return await fn();
     } finally {
       await slow;
