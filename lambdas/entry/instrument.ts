@@ -1,0 +1,35 @@
+import type { Context } from 'aws-lambda';
+import type { PowertoolsTelemetry } from './powertools-telemetry';
+
+/**
+ * Wraps a handler for Lambda: the invocation's context on every log line, a log line for any failure (with the run
+ * it belongs to), an optional summary of the result, and metrics flushed whatever happened.
+ */
+export function instrument<E, R>(
+  name: string,
+  handler: (event: E, context: Context) => Promise<R>,
+  telemetry: PowertoolsTelemetry,
+  summarize?: (result: R) => Record<string, unknown>,
+): (event: E, context: Context) => Promise<R> {
+  return async (event, context) => {
+    telemetry.addContext(context);
+    try {
+      const result = await handler(event, context);
+      if (summarize) telemetry.log('info', name, summarize(result));
+      return result;
+    } catch (error) {
+      const e = error as Error;
+      telemetry.log('error', `${name} failed`, { runId: runIdOf(event), error: e.message, errorName: e.name, stack: e.stack });
+      throw error;
+    } finally {
+      telemetry.flush();
+    }
+  };
+}
+
+/** The run an event belongs to, where it says: `run.runId` (probe, processor) or the execution name (init). */
+function runIdOf(event: unknown): string | undefined {
+  const e = event as { run?: { runId?: unknown }; executionName?: unknown } | null;
+  const id = e?.run?.runId ?? e?.executionName;
+  return typeof id === 'string' ? id : undefined;
+}
