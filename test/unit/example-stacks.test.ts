@@ -76,7 +76,7 @@ describe('CDK app (bin/app.ts)', () => {
 
   it('synthesizes the import example by default and the RDS example with -c example=rds, both past cdk-nag, offline', async () => {
     // Act
-    const results = [await synth({}), await synth({ example: 'rds' }), await synth({ example: 'aurora' })];
+    const results = await Promise.all([synth({}), synth({ example: 'rds' }), synth({ example: 'aurora' })]);
     // Assess
     assert.deepStrictEqual(results, [
       ['AdaptiveBackfillExample.template.json'],
