@@ -1,6 +1,12 @@
 import type { Context } from 'aws-lambda';
 import type { PowertoolsTelemetry } from './powertools-telemetry';
 
+/** A log line written when the handler returns: its message and the fields taken from the result. */
+export interface Summary<R> {
+  readonly message: string;
+  readonly fields: (result: R) => Record<string, unknown>;
+}
+
 /**
  * Wraps a handler for Lambda: the invocation's context on every log line, a log line for any failure (with the run
  * it belongs to), an optional summary of the result, and metrics flushed whatever happened.
@@ -9,13 +15,13 @@ export function instrument<E, R>(
   name: string,
   handler: (event: E, context: Context) => Promise<R>,
   telemetry: PowertoolsTelemetry,
-  summarize?: (result: R) => Record<string, unknown>,
+  summary?: Summary<R>,
 ): (event: E, context: Context) => Promise<R> {
   return async (event, context) => {
     telemetry.addContext(context);
     try {
       const result = await handler(event, context);
-      if (summarize) telemetry.log('info', name, summarize(result));
+      if (summary) telemetry.log('info', summary.message, summary.fields(result));
       return result;
     } catch (error) {
       const e = error as Error;
