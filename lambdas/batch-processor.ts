@@ -13,7 +13,7 @@ import type { HandlerDeps, RunContext } from './deps';
 import { makeOutcome, type RunOutcome } from './outcome';
 import { retryDelaySeconds, settle, type ParsedMessage } from './settle';
 import { runJob } from './run-job';
-import { silentTelemetry } from './telemetry';
+import { recordBatchFailed, recordBatchMetrics, silentTelemetry } from './telemetry';
 
 export interface BatchProcessorEvent {
   readonly run: RunContext;
@@ -66,6 +66,7 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
       await releaseMessages(deps.sqs, deps.queueUrl, valid.map((p) => ({ message: p.message, delaySeconds: retryDelaySeconds(receiveCount(p.message)) })));
       await recordFailures(pool, deps.bookkeepingSchema, valid.map((p) => failureOf(run.runId, p.message, p.item, error, receiveCount(p.message) >= deps.maxReceiveCount)));
       telemetry.log('error', 'batch failed', { runId: run.runId, batchId, items: valid.length, error: (error as Error).message, stack: (error as Error).stack });
+      recordBatchFailed(telemetry);
       telemetry.flush();
       throw new BatchFailedError(`batch of ${valid.length} items failed: ${(error as Error).message}`, { cause: error });
     } finally {
@@ -105,6 +106,7 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
       drained,
     };
     telemetry.log('info', 'batch', { runId: run.runId, ...stats });
+    recordBatchMetrics(telemetry, event.batchSize, stats);
     telemetry.flush();
     if (!drained) return stats;
     const outcome = await makeOutcome(pool, deps.bookkeepingSchema, run, 'succeeded', 'the work queue is drained', event.executionId);

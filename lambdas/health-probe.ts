@@ -6,7 +6,7 @@ import { probeHealth, type ProbeMemory } from '../db/health-probe';
 import { readRunControls, type RunStatus } from '../db/runs';
 import type { HandlerDeps, RunContext } from './deps';
 import { makeOutcome, type RunOutcome } from './outcome';
-import { silentTelemetry } from './telemetry';
+import { recordDecisionMetrics, silentTelemetry } from './telemetry';
 
 export interface HealthProbeEvent {
   readonly run: RunContext;
@@ -59,6 +59,7 @@ export function makeHealthProbeHandler(deps: HandlerDeps) {
       entry: { iteration: next.iteration, action: next.action, batchSize: next.batchSize, waitSeconds: next.waitSeconds, paceSeconds: next.paceSeconds, reason, health: report, lastBatch: event.lastBatch, execution: event.executionId },
     });
     telemetry.log('info', 'decision', { runId: run.runId, iteration: next.iteration, action: next.action, batchSize: next.batchSize, waitSeconds: next.waitSeconds, paceSeconds: next.paceSeconds, reason, verdict: report.verdict });
+    recordDecisionMetrics(telemetry, next, report);
     telemetry.flush();
     return { ...control, health: report, memory, ...(outcome ? { outcome } : {}) };
   };

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CfnOutput, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Names, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -9,10 +10,14 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { resolveSettings, validateOverrides, type RunSettingsOverrides } from '../core/settings';
+import { METRICS_NAMESPACE } from '../lambdas/telemetry';
+import { BackfillAlarms } from './alarms';
+import { makeBackfillDashboard } from './dashboard';
 import { buildBackfillDefinition } from './state-machine';
 
 /** The import specifier the Lambda entry points use for the job; the bundler points it at `jobEntry`. */
@@ -88,6 +93,26 @@ export interface AdaptiveBackfillProps {
    * @default - the account's default event bus
    */
   readonly eventBus?: events.IEventBus;
+
+  /**
+   * The `service` field of every log line and the `service` dimension of every metric (namespace AdaptiveBackfill):
+   * what tells this deployment's metrics from another's in the same account.
+   * @default - the construct's unique id in the app, e.g. `AdaptiveBackfillExampleBackfill5A1F3C2D`
+   */
+  readonly serviceName?: string;
+
+  /**
+   * Minutes of uninterrupted backing off (no other decision in between) before the BackingOffTooLong alarm fires.
+   * Keep it above `backoff.maxSeconds` (in minutes): the probe runs at least that often while backing off.
+   * @default 15
+   */
+  readonly backoffAlarmMinutes?: number;
+
+  /**
+   * SNS topic notified when an alarm fires and when it returns to OK.
+   * @default - the alarms have no action; they show on the dashboard and in the console
+   */
+  readonly alarmTopic?: sns.ITopic;
 }
 
 /**
@@ -101,6 +126,11 @@ export class AdaptiveBackfill extends Construct {
   public readonly healthProbe: nodejs.NodejsFunction;
   public readonly batchProcessor: nodejs.NodejsFunction;
   public readonly stateMachine: sfn.StateMachine;
+  /** The `service` dimension of this deployment's metrics. */
+  public readonly serviceName: string;
+  /** DLQ not empty, an execution failed, backing off too long. */
+  public readonly alarms: BackfillAlarms;
+  public readonly dashboard: cloudwatch.Dashboard;
 
   public constructor(scope: Construct, id: string, props: AdaptiveBackfillProps) {
     super(scope, id);
@@ -108,11 +138,16 @@ export class AdaptiveBackfill extends Construct {
     const maxReceiveCount = props.maxReceiveCount ?? 5;
     const batchTimeout = props.batchTimeout ?? Duration.minutes(5);
     const schema = props.bookkeepingSchema ?? 'backfill';
+    this.serviceName = props.serviceName ?? Names.uniqueId(this);
 
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.deadLetterQueue).acknowledge({
+      id: 'Serverless::Serverless-SQSRedrivePolicy',
+      reason: 'This is the dead-letter queue itself: its messages stay 14 days for inspection and redrive to the work queue (backfill dlq); a dead-letter queue of the dead-letter queue would only hide them.',
     });
     this.queue = new sqs.Queue(this, 'WorkQueue', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
@@ -131,6 +166,9 @@ export class AdaptiveBackfill extends Construct {
       BOOKKEEPING_SCHEMA: schema,
       // Node 18+ runtimes do not trust the RDS certificate authorities unless told to.
       NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
+      // Powertools' variables: logs and EMF metrics (written to the function's log group; no PutMetricData).
+      POWERTOOLS_SERVICE_NAME: this.serviceName,
+      POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
     };
     const makeFunction = (name: string, file: string, timeout: Duration) => {
       // Own role, writing only to its own log group, instead of the broad AWSLambdaBasicExecutionRole.
@@ -164,9 +202,12 @@ export class AdaptiveBackfill extends Construct {
         },
       });
       props.databaseSecret.grantRead(fn);
+      const runtimeReason = 'Project requirement: the functions run on nodejs22.x (bundled for target node22), a supported Lambda runtime; moving to a newer runtime is a deliberate, tested upgrade, not an automatic one.';
+      Validations.of(fn).acknowledge({ id: 'AwsSolutions::AwsSolutions-L1', reason: runtimeReason });
+      Validations.of(fn).acknowledge({ id: 'Serverless::Serverless-LambdaLatestVersion', reason: runtimeReason });
       Validations.of(fn).acknowledge({
-        id: 'AwsSolutions::AwsSolutions-L1',
-        reason: 'Project requirement: the functions run on nodejs22.x (bundled for target node22), a supported Lambda runtime; moving to a newer runtime is a deliberate, tested upgrade, not an automatic one.',
+        id: 'Serverless::Serverless-LambdaDLQ',
+        reason: 'Only the state machine invokes these functions, synchronously (LambdaInvoke, RequestResponse); a Lambda DLQ receives failed asynchronous invocations only. A failed invocation reaches the state machine, which catches it (BatchFailed) or fails the execution (ExecutionFailed alarm); failed work items go to the work queue\'s own DLQ.',
       });
       Validations.of(role).acknowledge({
         id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
@@ -208,6 +249,20 @@ export class AdaptiveBackfill extends Construct {
     new CfnOutput(this, 'StateMachineArn', { value: this.stateMachine.stateMachineArn, description: 'backfill start/status/abort: the state machine' });
     new CfnOutput(this, 'WorkQueueUrl', { value: this.queue.queueUrl, description: 'backfill status/enqueue: the work queue' });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queueUrl, description: 'backfill dlq: the dead-letter queue' });
+    this.alarms = new BackfillAlarms(this, 'Alarms', {
+      serviceName: this.serviceName,
+      deadLetterQueue: this.deadLetterQueue,
+      stateMachine: this.stateMachine,
+      backoffMinutes: props.backoffAlarmMinutes ?? 15,
+      alarmTopic: props.alarmTopic,
+    });
+    this.dashboard = makeBackfillDashboard(this, 'Dashboard', {
+      serviceName: this.serviceName,
+      queue: this.queue,
+      deadLetterQueue: this.deadLetterQueue,
+      stateMachine: this.stateMachine,
+      alarms: this.alarms.all(),
+    });
     // Continue-as-new: the machine starts itself. A separate policy avoids a role <-> state machine cycle.
     new iam.Policy(this, 'ContinueAsNewPolicy', {
       roles: [this.stateMachine.role],
@@ -244,6 +299,13 @@ function checkProps(props: AdaptiveBackfillProps): string {
   const memory = props.memorySize;
   if (memory !== undefined && (!Number.isInteger(memory) || memory < 128 || memory > 10240)) problems.push(`memorySize must be an integer from 128 to 10240; got ${memory}`);
   if (!props.vpc && (props.vpcSubnets || props.securityGroups)) problems.push('vpcSubnets and securityGroups need vpc');
+  const alarmMinutes = props.backoffAlarmMinutes;
+  if (alarmMinutes !== undefined && (!Number.isInteger(alarmMinutes) || alarmMinutes < 1 || alarmMinutes > 1440)) {
+    problems.push(`backoffAlarmMinutes must be an integer from 1 to 1440; got ${alarmMinutes}`);
+  }
+  if (props.serviceName !== undefined && !/^[A-Za-z0-9_.:/-]{1,200}$/.test(props.serviceName)) {
+    problems.push(`serviceName must be 1 to 200 letters, digits or _ . : / -; got ${JSON.stringify(props.serviceName)}`);
+  }
   try {
     resolveSettings(validateOverrides('defaults', props.defaults));
   } catch (error) {

@@ -32,8 +32,9 @@ export class AdaptiveBackfillExampleStack extends Stack {
     }
     // Without databaseSecretArn the stack creates the secret, holding a generated password and placeholder host.
     // Before the first run, fill it with the RDS JSON of your database: {"host","port","username","password","dbname"}
-    // (aws secretsmanager put-secret-value --secret-id <ARN> --secret-string '{...}'). An RDS-managed secret
-    // already has that shape: pass its ARN as databaseSecretArn instead.
+    // (aws secretsmanager put-secret-value --secret-id <ARN> --secret-string '{...}'). A secret attached to an RDS
+    // instance or cluster (CDK's generated credentials) already has that shape: pass its ARN as databaseSecretArn
+    // instead. RDS's own managed master-user secret holds only username and password, so it does not.
     const databaseSecret = props.databaseSecretArn
       ? secretsmanager.Secret.fromSecretCompleteArn(this, 'DatabaseSecret', props.databaseSecretArn)
       : new secretsmanager.Secret(this, 'DatabaseSecret', {
@@ -43,7 +44,7 @@ export class AdaptiveBackfillExampleStack extends Stack {
     if (databaseSecret instanceof secretsmanager.Secret) {
       Validations.of(databaseSecret).acknowledge({
         id: 'AwsSolutions::AwsSolutions-SMG4',
-        reason: 'This secret only carries the connection details of an existing database, filled in by the user; rotating it here would set a password the database does not know. Rotate where the database is managed (e.g. an RDS-managed secret passed as databaseSecretArn); the functions re-read the secret every 5 minutes, so a rotated password is picked up.',
+        reason: 'This secret only carries the connection details of an existing database, filled in by the user; rotating it here would set a password the database does not know. Rotate where the database is managed (e.g. a rotated secret attached to the RDS instance, passed as databaseSecretArn); the functions re-read the secret every 5 minutes, so a rotated password is picked up.',
       });
     }
     const vpc = props.vpcId ? ec2.Vpc.fromLookup(this, 'Vpc', { vpcId: props.vpcId }) : undefined;

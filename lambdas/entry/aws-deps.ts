@@ -7,8 +7,10 @@ import { makePool } from '../../db/pool';
 import type { HandlerDeps } from '../deps';
 import { config } from './config';
 import { readDatabaseSecret } from './database-secret';
+import { makePowertoolsTelemetry } from './powertools-telemetry';
 
 const SECRET_TTL_MS = 5 * 60_000;
+export const telemetry = makePowertoolsTelemetry({ serviceName: config.serviceName, namespace: config.metricsNamespace });
 const secrets = new SecretsManagerClient({});
 let cached: { pool: pg.Pool; expires: number } | undefined;
 
@@ -24,10 +26,13 @@ async function getPool(): Promise<pg.Pool> {
 export const awsDeps: HandlerDeps = {
   job: validateJob(job, 'bundled job module'),
   getPool,
-  sqs: new SQSClient({}),
+  // Endpoints come from the standard resolution (AWS_ENDPOINT_URL[_SQS] where set, e.g. in LocalStack): the queue
+  // URL's host is not used as the endpoint, so a LocalStack-style queue URL does not redirect calls or warn.
+  sqs: new SQSClient({ useQueueUrlAsEndpoint: false }),
   queueUrl: config.queueUrl,
   deadLetterQueueUrl: config.deadLetterQueueUrl,
   maxReceiveCount: config.maxReceiveCount,
   bookkeepingSchema: config.bookkeepingSchema,
   receiveWaitSeconds: 1,
+  telemetry,
 };

@@ -1,4 +1,5 @@
 import { makeBatchProcessorHandler } from '../batch-processor';
-import { awsDeps } from './aws-deps';
+import { awsDeps, telemetry } from './aws-deps';
+import { instrument } from './instrument';
 
-export const handler = makeBatchProcessorHandler(awsDeps);
+export const handler = instrument('batch processor', makeBatchProcessorHandler(awsDeps), telemetry);

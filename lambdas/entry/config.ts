@@ -1,9 +1,6 @@
-/** The only place the Lambda functions read process.env. */
-function required(name: string): string {
-  const value = process.env[name];
-  if (!value) throw new Error(`environment variable ${name} is not set (the AdaptiveBackfill construct sets it)`);
-  return value;
-}
+import { required } from './env';
+
+/** The backfill functions' configuration: read once, here and in env.ts only. */
 
 export const config = {
   queueUrl: required('QUEUE_URL'),
@@ -11,4 +8,7 @@ export const config = {
   maxReceiveCount: Number(required('MAX_RECEIVE_COUNT')),
   databaseSecretArn: required('DATABASE_SECRET_ARN'),
   bookkeepingSchema: required('BOOKKEEPING_SCHEMA'),
+  /** Powertools' own variable names: the `service` of every log line and metric (the deployment). */
+  serviceName: required('POWERTOOLS_SERVICE_NAME'),
+  metricsNamespace: required('POWERTOOLS_METRICS_NAMESPACE'),
 };

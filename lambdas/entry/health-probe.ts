@@ -1,4 +1,5 @@
 import { makeHealthProbeHandler } from '../health-probe';
-import { awsDeps } from './aws-deps';
+import { awsDeps, telemetry } from './aws-deps';
+import { instrument } from './instrument';
 
-export const handler = makeHealthProbeHandler(awsDeps);
+export const handler = instrument('health probe', makeHealthProbeHandler(awsDeps), telemetry);

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import { AdaptiveBackfillRdsExampleStack, type RdsExampleStackProps } from '../../lib/example-rds-stack';
 import { AdaptiveBackfillExampleStack, type ExampleStackProps } from '../../lib/example-stack';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
@@ -15,6 +16,13 @@ export function projectContext(): Record<string, unknown> {
 export function exampleStack(props: ExampleStackProps = {}, options: { bundle?: boolean; outdir?: string } = {}) {
   const app = new App({ outdir: options.outdir, context: { ...projectContext(), ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }) } });
   const stack = new AdaptiveBackfillExampleStack(app, 'Example', props);
+  return { app, stack };
+}
+
+/** The RDS example stack (a small Postgres to try the product out), bundling skipped unless asked for. */
+export function rdsExampleStack(props: RdsExampleStackProps = {}, options: { bundle?: boolean; outdir?: string } = {}) {
+  const app = new App({ outdir: options.outdir, context: { ...projectContext(), ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }) } });
+  const stack = new AdaptiveBackfillRdsExampleStack(app, 'RdsExample', props);
   return { app, stack };
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -16,6 +16,8 @@ describe('Lambda bundling', () => {
     const bundles = readdirSync(outdir).filter((name) => name.startsWith('asset.')).map((name) => join(outdir, name, 'index.js'));
     // Assess
     assert.equal(bundles.length, 3);
+    // With Powertools Logger and Metrics each bundle is about 320 KB (about 205 KB before); the AWS SDK is not bundled.
+    assert.deepStrictEqual(bundles.filter((bundle) => statSync(bundle).size > 600_000), []);
     for (const bundle of bundles) {
       assert.match(readFileSync(bundle, 'utf8'), /demo-lowercase-email/);
       const exported = execFileSync(process.execPath, ['-e', `process.emitWarning = () => {}; console.log(typeof require(${JSON.stringify(bundle)}).handler)`], {
@@ -26,6 +28,8 @@ describe('Lambda bundling', () => {
           MAX_RECEIVE_COUNT: '5',
           DATABASE_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf',
           BOOKKEEPING_SCHEMA: 'backfill',
+          POWERTOOLS_SERVICE_NAME: 'bundling-test',
+          POWERTOOLS_METRICS_NAMESPACE: 'AdaptiveBackfill',
           AWS_REGION: 'us-east-1',
           // The Lambda runtime provides the AWS SDK; here it comes from the project's node_modules.
           NODE_PATH: join(ROOT, 'node_modules'),
