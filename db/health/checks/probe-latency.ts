@@ -6,7 +6,7 @@ import type { BuiltInCheck } from '../check';
  * busy CPU (the scheduler favours a waking process); a few milliseconds of work stretch with the CPU share the
  * backend gets, as foreground statements do.
  */
-export const CANARY_SQL = 'SELECT count(*) FROM generate_series(1, 20000)';
+export const CANARY_SQL = 'SELECT sum(g) FROM (SELECT generate_series(1, 20000) AS g) AS s';
 /** How many recent probes the baseline remembers; a slowdown that lasts this long becomes the new normal. */
 export const BASELINE_WINDOW = 30;
 
