@@ -1,5 +1,5 @@
 import { describeProblems, VERDICT_RANK, worstVerdict, type HealthCheckResult, type HealthReport, type Verdict } from './health';
-import type { HealthSettings, StrategyName } from './health-settings';
+import { DEFAULT_HEALTH_SETTINGS, type HealthSettings, type StrategyName } from './health-settings';
 
 /** The evaluation of the checks: the overall verdict, the strategy's score, a halt reason when one applies, and
  * the checks (with an 'evaluator' entry added when a job's evaluator failed or was missing). */
@@ -23,10 +23,7 @@ export interface EvaluationOptions {
   readonly health?: HealthSettings;
 }
 
-const DEFAULTS = {
-  weighted: { warningWeight: 1, criticalWeight: 3, warningScore: 1, criticalScore: 3 },
-  fractionFailing: { warningFraction: 0.2, criticalFraction: 0.5 },
-} as const;
+const DEFAULTS = DEFAULT_HEALTH_SETTINGS;
 
 /**
  * Turns the checks into one verdict with the chosen strategy:
@@ -35,8 +32,8 @@ const DEFAULTS = {
  * - fraction-failing: the share of counted checks that are not ok, against fraction thresholds;
  * - custom: the job's evaluator (a failing evaluator is itself critical).
  * Checks with weight 0 only inform (custom evaluators still see them). A critical check marked `halt` stops the
- * run whatever the strategy says; so does a check whose probe failed outright (the 'probe' check) count as critical
- * under every strategy, because then nothing was measured.
+ * run whatever the strategy says, and a probe that failed outright (the 'probe' check) is critical under every
+ * strategy: nothing was measured.
  */
 export function evaluateChecks(checks: readonly HealthCheckResult[], options: EvaluationOptions = {}): Evaluation {
   const counted = checks.filter((check) => weightOf(check) > 0);

@@ -36,6 +36,9 @@ describe('replicationLag with a streaming standby (real Postgres)', () => {
     const probePrimary = makeProber(primary, settings);
     const probeStandby = makeProber(standby, settings);
     const write = () => writer.query('INSERT INTO ticks DEFAULT VALUES');
+    // A transaction replayed on the standby first, so its lag is measured from a known commit.
+    await write();
+    await until('the standby replayed a write', () => standbyAdmin.query<{ n: number }>('SELECT count(*)::int AS n FROM ticks').then((r) => r.rows[0].n, () => 0), (n) => n >= 1);
     const before = [await probePrimary(), await probeStandby()];
     // Act: the standby receives WAL but stops applying it
     await standbyAdmin.query('SELECT pg_wal_replay_pause()');

@@ -144,3 +144,17 @@ describe('a job\'s health definitions', () => {
     ]);
   });
 });
+
+describe('checkpoint counters by server version', () => {
+  it('reads pg_stat_checkpointer on Postgres 17+ and pg_stat_bgwriter before', async () => {
+    // Prepare
+    const { checkpointSql } = await import('../../db/health/checks/checkpoints');
+    // Act
+    const sql = [checkpointSql(170002), checkpointSql(150020)];
+    // Assess
+    assert.deepStrictEqual(sql, [
+      'SELECT num_timed::float8 AS timed, num_requested::float8 AS requested, EXTRACT(epoch FROM clock_timestamp())::float8 AS at FROM pg_stat_checkpointer',
+      'SELECT checkpoints_timed::float8 AS timed, checkpoints_req::float8 AS requested, EXTRACT(epoch FROM clock_timestamp())::float8 AS at FROM pg_stat_bgwriter',
+    ]);
+  });
+});
