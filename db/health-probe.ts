@@ -4,7 +4,7 @@ import type { HealthCheckResult, HealthReport } from '../core/health';
 import type { HealthSettings } from '../core/health-settings';
 import { quoteQualifiedName } from '../core/identifiers';
 import type { JobDefinition } from '../core/job';
-import { isSqlCheck } from '../core/job-health';
+import { isMetricCheck, isSqlCheck, type FunctionHealthCheck } from '../core/job-health';
 import type { CheckContext } from './health/check';
 import { readCloudWatchChecks } from './health/cloudwatch-checks';
 import { enabledCustomChecks, measureFunctionCheck, measureSqlCheck, type NamedCheck } from './health/custom-checks';
@@ -102,10 +102,10 @@ async function probePostgres(
       }
     }
     for (const { name, check } of custom) {
-      if ('metric' in check && check.metric !== undefined) continue;
+      if (isMetricCheck(check)) continue;
       if (outOfTime()) checks.push(failedResult(name, check.unit ?? 'value', { weight: check.weight ?? 1 }, notRun));
       else if (isSqlCheck(check)) checks.push(await measureSqlCheck(db, name, check));
-      else checks.push(await measureFunctionCheck(db, name, check as Extract<typeof check, { measure: unknown }>, settings.probeTimeoutMs));
+      else checks.push(await measureFunctionCheck(db, name, check as FunctionHealthCheck, settings.probeTimeoutMs));
     }
     return { checks, memory };
   } catch (error) {

@@ -1,6 +1,6 @@
 import type { HealthCheckResult } from '../../core/health';
 import type { HealthSettings } from '../../core/health-settings';
-import type { MetricHealthCheck } from '../../core/job-health';
+import { isMetricCheck, type MetricHealthCheck } from '../../core/job-health';
 import { customMetricQuery, judgeMetric, metricFailed, type NamedCheck } from './custom-checks';
 import type { MetricDatapoint, MetricSource } from './metric-source';
 import { rdsMetricChecks } from './rds-metrics';
@@ -18,7 +18,7 @@ export async function readCloudWatchChecks(
   custom: readonly NamedCheck[],
   timeoutMs: number,
 ): Promise<HealthCheckResult[]> {
-  const metricChecks = custom.filter((c): c is { name: string; check: MetricHealthCheck } => 'metric' in c.check && c.check.metric !== undefined);
+  const metricChecks = custom.filter((c): c is { name: string; check: MetricHealthCheck } => isMetricCheck(c.check));
   if (!source) {
     return metricChecks.map(({ name, check }) => ({ name, value: 0, unit: check.unit ?? 'value', verdict: 'ok', weight: 0, detail: 'not measured: no CloudWatch in this runtime' }));
   }

@@ -1,7 +1,7 @@
 import { verdictAbove, verdictBelow, type HealthCheckResult } from '../../core/health';
 import type { HealthSettings } from '../../core/health-settings';
 import type { Queryable } from '../../core/job';
-import { isMetricCheck, isSqlCheck, tunedCheck, type CustomHealthCheck, type FunctionHealthCheck, type JobHealth, type MetricHealthCheck } from '../../core/job-health';
+import { tunedCheck, type CustomHealthCheck, type FunctionHealthCheck, type JobHealth, type MetricHealthCheck } from '../../core/job-health';
 import { checkResult, failedResult } from './results';
 import type { MetricDatapoint, MetricQuery } from './metric-source';
 
@@ -89,4 +89,3 @@ export function metricFailed(name: string, check: MetricHealthCheck, error: unkn
   return failed(name, check, error);
 }
 
-export { isMetricCheck, isSqlCheck };
