@@ -42,10 +42,8 @@ export function parseExecutionInput(raw: unknown, executionName: string): Parsed
     throw new InvalidInputError('input', `must be a JSON object like {"job": "my-job"}; got ${JSON.stringify(raw)}`);
   }
   const input = raw as Record<string, unknown>;
+  rejectSqlKeys(input, '');
   for (const key of Object.keys(input)) {
-    if (/sql/i.test(key)) {
-      throw new InvalidInputError(key, 'raw SQL is never accepted in execution input: jobs are deployed code, select one by "job"');
-    }
     if (!ALLOWED.includes(key) && key !== LINEAGE) throw new InvalidInputError(key, `is not a known field; allowed: ${ALLOWED.join(', ')}`);
   }
   if (typeof input.job !== 'string' || !NAME.test(input.job)) {
@@ -60,6 +58,21 @@ export function parseExecutionInput(raw: unknown, executionName: string): Parsed
   if (carry === undefined) return { jobName: input.job, runId, overrides };
   if (input.runId === undefined) throw new InvalidInputError('runId', 'is required with carry (the run being continued)');
   return { jobName: input.job, runId, overrides, carry: parseCarry(carry) };
+}
+
+/**
+ * No key that mentions SQL, at any depth (knob maps such as health.custom take names): input tunes deployed code,
+ * it never carries a statement.
+ */
+function rejectSqlKeys(value: unknown, path: string): void {
+  if (typeof value !== 'object' || value === null) return;
+  for (const [key, child] of Object.entries(value)) {
+    const field = path === '' ? key : `${path}.${key}`;
+    if (/sql/i.test(key)) {
+      throw new InvalidInputError(field, 'raw SQL is never accepted in execution input: jobs are deployed code, select one by "job"');
+    }
+    rejectSqlKeys(child, field);
+  }
 }
 
 /** `carry` comes from the state machine itself, but is still input: check it before trusting it. */

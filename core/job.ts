@@ -1,6 +1,7 @@
 import { InvalidJobError } from './errors';
 import { assertIdentifier } from './identifiers';
-import type { RunSettingsOverrides } from './settings';
+import { jobHealthProblem, type JobHealth } from './job-health';
+import { validateOverrides, type RunSettingsOverrides } from './settings';
 import type { KeyRange, WorkItem } from './work-item';
 
 export type ItemOutcome =
@@ -43,8 +44,10 @@ export interface JobSource {
 interface JobBase {
   readonly name: string;
   readonly description?: string;
-  /** Knob defaults for this job; execution input overrides them. */
+  /** Knob defaults for this job (health thresholds and strategy included); execution input overrides them. */
   readonly settings?: RunSettingsOverrides;
+  /** The job's own health checks (SQL, CloudWatch metric, function) and evaluator; tuned by name in settings.health.custom. */
+  readonly health?: JobHealth;
   /** After the run: how many rows still need the backfill (0 means done). The local runner checks it. */
   remaining?(db: Queryable): Promise<number>;
 }
@@ -63,6 +66,7 @@ export interface CodeJobDefinition extends JobBase {
 
 export type JobDefinition = SqlJobDefinition | CodeJobDefinition;
 export type { KeyRange, WorkItem };
+export type { CustomHealthCheck, FunctionHealthCheck, JobHealth, MetricHealthCheck, SqlHealthCheck } from './job-health';
 
 /** Identity helper: gives a job module its types. */
 export function defineJob<const T extends JobDefinition>(job: T): T {
@@ -98,5 +102,14 @@ export function validateJob(value: unknown, origin: string): JobDefinition {
     assertIdentifier('source.key', source.key);
   }
   if (job.remaining !== undefined && typeof job.remaining !== 'function') fail('remaining must be a function (db) => number');
+  if (job.health !== undefined) {
+    const problem = jobHealthProblem(job.health);
+    if (problem) fail(problem);
+  }
+  try {
+    validateOverrides('settings', job.settings);
+  } catch (error) {
+    fail((error as Error).message);
+  }
   return value as JobDefinition;
 }

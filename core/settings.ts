@@ -1,4 +1,7 @@
 import { InvalidInputError } from './errors';
+import { assertCoherentHealth, DEFAULT_HEALTH_SETTINGS, HEALTH_RULES, type HealthSettings } from './health-settings';
+
+export type { HealthSettings, ThresholdSettings } from './health-settings';
 
 /** Batch sizes count work items (each item is one key range of `chunkSize` rows). */
 export interface BatchSettings {
@@ -30,18 +33,6 @@ export interface BackoffSettings {
   readonly multiplier: number;
   /** Halt the run once this much time was spent backing off. */
   readonly maxTotalSeconds: number;
-}
-
-export interface ThresholdSettings {
-  readonly warningSeconds: number;
-  readonly criticalSeconds: number;
-}
-
-export interface HealthSettings {
-  readonly longRunningQueries: ThresholdSettings;
-  readonly lockWaits: ThresholdSettings;
-  /** statement_timeout of the probe's own queries: a sick database must not hang the probe. */
-  readonly probeTimeoutMs: number;
 }
 
 export interface RunSettings {
@@ -78,17 +69,30 @@ export const DEFAULT_SETTINGS: RunSettings = {
   batch: { initialSize: 4, minSize: 1, maxSize: 200, targetSeconds: 2, maxConsecutiveFailures: 5, niceRatio: 0 },
   degraded: { sizeFactor: 0.5, niceRatio: 1 },
   backoff: { baseSeconds: 1, maxSeconds: 120, multiplier: 2, maxTotalSeconds: 3600 },
-  health: {
-    longRunningQueries: { warningSeconds: 30, criticalSeconds: 120 },
-    lockWaits: { warningSeconds: 5, criticalSeconds: 30 },
-    probeTimeoutMs: 2000,
-  },
+  health: DEFAULT_HEALTH_SETTINGS,
 };
 
 interface NumberRule {
   readonly min: number;
   readonly max: number;
   readonly integer: boolean;
+}
+
+/** true or false (enabling a check, marking it halt). */
+interface BooleanRule {
+  readonly boolean: true;
+}
+
+/** One of a few strings (a strategy name). */
+interface EnumRule {
+  readonly oneOf: readonly string[];
+}
+
+/** An object whose keys are names (custom checks), each checked against the same rules. */
+interface MapRule {
+  readonly keys: RegExp;
+  readonly keyHint: string;
+  readonly each: object;
 }
 
 /** The shape of RunSettings, with the allowed range of every number. */
@@ -114,17 +118,7 @@ const RULES = {
     multiplier: { min: 1, max: 10, integer: false },
     maxTotalSeconds: { min: 1, max: 31_536_000, integer: true },
   },
-  health: {
-    longRunningQueries: {
-      warningSeconds: { min: 0, max: 86_400, integer: false },
-      criticalSeconds: { min: 0, max: 86_400, integer: false },
-    },
-    lockWaits: {
-      warningSeconds: { min: 0, max: 86_400, integer: false },
-      criticalSeconds: { min: 0, max: 86_400, integer: false },
-    },
-    probeTimeoutMs: { min: 10, max: 60_000, integer: true },
-  },
+  health: HEALTH_RULES,
 } as const;
 
 /** The top-level knob names, as execution input and `backfill set` accept them. */
@@ -134,11 +128,26 @@ function isRule(node: object): node is NumberRule {
   return 'integer' in node;
 }
 
+function isBooleanRule(node: object): node is BooleanRule {
+  return 'boolean' in node;
+}
+
+function isMapRule(node: object): node is MapRule {
+  return 'each' in node;
+}
+
 /** Checks a partial settings object against RULES; throws naming the first bad field. */
 export function validateOverrides(field: string, value: unknown, rules: object = RULES): RunSettingsOverrides {
   if (value === undefined) return {};
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new InvalidInputError(field, `must be an object; got ${JSON.stringify(value)}`);
+  }
+  if (isMapRule(rules)) {
+    for (const [key, child] of Object.entries(value)) {
+      if (!rules.keys.test(key)) throw new InvalidInputError(`${field}.${key}`, `must be ${rules.keyHint}`);
+      validateOverrides(`${field}.${key}`, child, rules.each);
+    }
+    return value as RunSettingsOverrides;
   }
   const allowed = Object.keys(rules);
   for (const [key, child] of Object.entries(value)) {
@@ -146,9 +155,21 @@ export function validateOverrides(field: string, value: unknown, rules: object =
     const rule = (rules as Record<string, object>)[key];
     if (rule === undefined) throw new InvalidInputError(path, `is not a known field; allowed: ${allowed.join(', ')}`);
     if (isRule(rule)) checkNumber(path, child, rule);
+    else if (isBooleanRule(rule)) checkBoolean(path, child);
+    else if ('oneOf' in rule) checkOneOf(path, child, (rule as EnumRule).oneOf);
     else validateOverrides(path, child, rule);
   }
   return value as RunSettingsOverrides;
+}
+
+function checkBoolean(field: string, value: unknown): void {
+  if (typeof value !== 'boolean') throw new InvalidInputError(field, `must be true or false; got ${JSON.stringify(value)}`);
+}
+
+function checkOneOf(field: string, value: unknown, allowed: readonly string[]): void {
+  if (typeof value !== 'string' || !allowed.includes(value)) {
+    throw new InvalidInputError(field, `must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}; got ${JSON.stringify(value)}`);
+  }
 }
 
 function checkNumber(field: string, value: unknown, rule: NumberRule): void {
@@ -172,17 +193,12 @@ function merge<T>(base: T, override: unknown): T {
 /** Layers overrides (later wins) on the defaults, then checks that the result is coherent. */
 export function resolveSettings(...layers: ReadonlyArray<RunSettingsOverrides | undefined>): RunSettings {
   const settings = layers.reduce<RunSettings>((acc, layer) => merge(acc, layer), DEFAULT_SETTINGS);
-  const { batch, backoff, health } = settings;
+  const { batch, backoff } = settings;
   if (batch.minSize > batch.maxSize) throw new InvalidInputError('batch.minSize', `must be <= batch.maxSize (${batch.maxSize}); got ${batch.minSize}`);
   if (batch.initialSize < batch.minSize || batch.initialSize > batch.maxSize) {
     throw new InvalidInputError('batch.initialSize', `must be between batch.minSize (${batch.minSize}) and batch.maxSize (${batch.maxSize}); got ${batch.initialSize}`);
   }
   if (backoff.baseSeconds > backoff.maxSeconds) throw new InvalidInputError('backoff.baseSeconds', `must be <= backoff.maxSeconds (${backoff.maxSeconds}); got ${backoff.baseSeconds}`);
-  for (const name of ['longRunningQueries', 'lockWaits'] as const) {
-    const t = health[name];
-    if (t.warningSeconds > t.criticalSeconds) {
-      throw new InvalidInputError(`health.${name}.warningSeconds`, `must be <= health.${name}.criticalSeconds (${t.criticalSeconds}); got ${t.warningSeconds}`);
-    }
-  }
+  assertCoherentHealth(settings.health);
   return settings;
 }

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import type { ControlState } from '../core/controller';
 import type { JobDefinition } from '../core/job';
 import type { RunSettings } from '../core/settings';
+import type { MetricSource } from '../db/health/metric-source';
 import type { Telemetry } from './telemetry';
 
 /** What every handler needs; the AWS entry points build it from the environment, the local runtime directly. */
@@ -18,6 +19,8 @@ export interface HandlerDeps {
   /** Long-poll seconds for the first receive of a batch (0 locally). */
   readonly receiveWaitSeconds: number;
   readonly random?: () => number;
+  /** CloudWatch for the rds* and the job's metric checks; the AWS entry points set it when configured. @default none */
+  readonly metrics?: MetricSource;
   /** Logs and metrics. @default silent */
   readonly telemetry?: Telemetry;
 }

@@ -44,7 +44,7 @@ export function makeHealthProbeHandler(deps: HandlerDeps) {
     const pool = await deps.getPool();
     const controls = await readRunControls(pool, deps.bookkeepingSchema, run.runId);
     const { settings, knobProblem } = effectiveSettings(run.settings, controls.knobs);
-    const { report, memory } = await probeHealth(pool, settings.health, { job: deps.job, memory: event.control.memory });
+    const { report, memory } = await probeHealth(pool, settings.health, { job: deps.job, memory: event.control.memory, metrics: deps.metrics });
     const next = decide(settings, event.control, event.lastBatch, report, controls, deps.random);
     const reason = knobProblem ? `${next.reason} (live knobs ignored: ${knobProblem})` : next.reason;
     const status = STATUS[next.action];

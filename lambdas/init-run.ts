@@ -2,6 +2,7 @@ import { initialControl, type ControlState } from '../core/controller';
 import { InvalidInputError } from '../core/errors';
 import { parseExecutionInput } from '../core/execution-input';
 import { assertIdentifier } from '../core/identifiers';
+import { assertHealthFitsJob } from '../core/job-health';
 import { resolveSettings, validateOverrides, type RunSettingsOverrides } from '../core/settings';
 import { makeRangeItem, type WorkItem } from '../core/work-item';
 import { recordItems } from '../db/items';
@@ -34,6 +35,7 @@ export function makeInitRunHandler(deps: HandlerDeps) {
       throw new InvalidInputError('job', `no deployed job named ${JSON.stringify(parsed.jobName)}; this state machine runs ${JSON.stringify(deps.job.name)}`);
     }
     const settings = resolveSettings(deps.job.settings, validateOverrides('defaults', event.defaults), parsed.carry?.settings, parsed.overrides);
+    assertHealthFitsJob(settings.health, deps.job.name, deps.job.health);
     assertIdentifier('bookkeepingSchema', deps.bookkeepingSchema);
     const pool = await deps.getPool();
     if (deps.job.source) await assertPlannableSource(pool, deps.job.source);

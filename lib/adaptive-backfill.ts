@@ -9,6 +9,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as rds from 'aws-cdk-lib/aws-rds';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -113,6 +114,27 @@ export interface AdaptiveBackfillProps {
    * @default - the alarms have no action; they show on the dashboard and in the console
    */
   readonly alarmTopic?: sns.ITopic;
+
+  /**
+   * The RDS DB instance the backfill writes to. The health probe then reads its CloudWatch metrics as the checks
+   * rdsCpuUtilization, rdsDbLoad, rdsReplicaLag and rdsFreeableMemory. Give this or `databaseCluster`, not both.
+   * @default - no RDS metrics
+   */
+  readonly databaseInstance?: rds.IDatabaseInstance;
+
+  /**
+   * The Aurora DB cluster the backfill writes to: the same checks on its writer (Role=WRITER), with
+   * AuroraReplicaLagMaximum as rdsReplicaLag.
+   * @default - no Aurora metrics
+   */
+  readonly databaseCluster?: rds.IDatabaseCluster;
+
+  /**
+   * Lets the health probe read CloudWatch metrics (cloudwatch:GetMetricData), which a job's own metric checks
+   * need even without `databaseInstance` or `databaseCluster`.
+   * @default - true when databaseInstance or databaseCluster is given, else false
+   */
+  readonly cloudWatchMetrics?: boolean;
 }
 
 /**
@@ -170,11 +192,14 @@ export class AdaptiveBackfill extends Construct {
       POWERTOOLS_SERVICE_NAME: this.serviceName,
       POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
     };
-    const makeFunction = (name: string, file: string, timeout: Duration) => {
+    // Only the probe reads CloudWatch, and only when told which database (or that the job has metric checks).
+    const probeExtras = cloudWatchExtras(props);
+    const makeFunction = (name: string, file: string, timeout: Duration, extras: FunctionExtras = {}) => {
       // Own role, writing only to its own log group, instead of the broad AWSLambdaBasicExecutionRole.
       const logGroup = new logs.LogGroup(this, `${name}Logs`, { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
       const role = new iam.Role(this, `${name}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
       role.addToPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
+      for (const statement of extras.statements ?? []) role.addToPolicy(statement);
       if (props.vpc) {
         // With its own role, a function in a VPC gets no AWSLambdaVPCAccessExecutionRole from CDK: without these,
         // Lambda cannot create the function's network interfaces and the deployment fails. The managed policy's
@@ -188,7 +213,7 @@ export class AdaptiveBackfill extends Construct {
         architecture: lambda.Architecture.ARM_64,
         memorySize: props.memorySize ?? 512,
         timeout,
-        environment,
+        environment: { ...environment, ...extras.environment },
         tracing: lambda.Tracing.ACTIVE,
         logGroup,
         vpc: props.vpc,
@@ -211,14 +236,15 @@ export class AdaptiveBackfill extends Construct {
       });
       Validations.of(role).acknowledge({
         id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
-        reason: props.vpc
+        reason: (props.vpc
           ? 'Only actions without resource-level scoping are granted on *: X-Ray tracing (xray:PutTraceSegments, xray:PutTelemetryRecords) and the network-interface actions Lambda needs in a VPC: the Describe actions work only on *, and the interfaces Lambda creates and deletes have IDs unknown at deploy time (AWS documents * or all interface ARNs for ec2:DeleteNetworkInterface).'
-          : 'Only X-Ray tracing (xray:PutTraceSegments, xray:PutTelemetryRecords) is granted on *: X-Ray has no resource-level permissions.',
+          : 'Only X-Ray tracing (xray:PutTraceSegments, xray:PutTelemetryRecords) is granted on *: X-Ray has no resource-level permissions.')
+          + (extras.wildcardReason ? ` ${extras.wildcardReason}` : ''),
       });
       return fn;
     };
     this.initRun = makeFunction('InitRun', 'init-run.ts', Duration.minutes(15));
-    this.healthProbe = makeFunction('HealthProbe', 'health-probe.ts', Duration.seconds(30));
+    this.healthProbe = makeFunction('HealthProbe', 'health-probe.ts', Duration.seconds(30), probeExtras);
     this.batchProcessor = makeFunction('BatchProcessor', 'batch-processor.ts', batchTimeout);
     this.queue.grantSendMessages(this.initRun);
     this.queue.grantConsumeMessages(this.batchProcessor);
@@ -271,6 +297,29 @@ export class AdaptiveBackfill extends Construct {
   }
 }
 
+/** What one function gets beyond the common set: environment, permissions, and why any of them is on *. */
+interface FunctionExtras {
+  readonly environment?: Record<string, string>;
+  readonly statements?: iam.PolicyStatement[];
+  /** Appended to the function role's IAM5 acknowledgement. */
+  readonly wildcardReason?: string;
+}
+
+/** The health probe's CloudWatch access: which database to read (environment) and cloudwatch:GetMetricData. */
+function cloudWatchExtras(props: AdaptiveBackfillProps): FunctionExtras {
+  const enabled = props.cloudWatchMetrics ?? Boolean(props.databaseInstance || props.databaseCluster);
+  if (!enabled) return {};
+  return {
+    environment: {
+      CLOUDWATCH_METRICS: 'true',
+      ...(props.databaseInstance ? { RDS_DB_INSTANCE_ID: props.databaseInstance.instanceIdentifier } : {}),
+      ...(props.databaseCluster ? { RDS_DB_CLUSTER_ID: props.databaseCluster.clusterIdentifier } : {}),
+    },
+    statements: [new iam.PolicyStatement({ actions: ['cloudwatch:GetMetricData'], resources: ['*'] })],
+    wildcardReason: 'The health probe reads RDS and job metrics with cloudwatch:GetMetricData, which has no resource-level permissions (it supports only *); it is read-only and the only CloudWatch action granted.',
+  };
+}
+
 /** What Lambda needs to attach a function to a VPC (the ec2 part of AWSLambdaVPCAccessExecutionRole). */
 const VPC_NETWORK_INTERFACE_ACTIONS = [
   'ec2:CreateNetworkInterface',
@@ -306,6 +355,8 @@ function checkProps(props: AdaptiveBackfillProps): string {
   if (props.serviceName !== undefined && !/^[A-Za-z0-9_.:/-]{1,200}$/.test(props.serviceName)) {
     problems.push(`serviceName must be 1 to 200 letters, digits or _ . : / -; got ${JSON.stringify(props.serviceName)}`);
   }
+  if (props.databaseInstance && props.databaseCluster) problems.push('give databaseInstance or databaseCluster, not both');
+  if (props.cloudWatchMetrics === false && (props.databaseInstance || props.databaseCluster)) problems.push('cloudWatchMetrics: false contradicts databaseInstance/databaseCluster, whose metrics need it');
   try {
     resolveSettings(validateOverrides('defaults', props.defaults));
   } catch (error) {

@@ -62,14 +62,20 @@ export class AdaptiveBackfillRdsExampleStack extends Stack {
     this.databaseClients = new ec2.SecurityGroup(this, 'DatabaseClients', { vpc: this.vpc, allowAllOutbound: false, description: 'Functions that talk to the database' });
     const databaseSg = new ec2.SecurityGroup(this, 'DatabaseSg', { vpc: this.vpc, allowAllOutbound: false, description: 'The database: 5432 from its clients only' });
     const rotationSg = new ec2.SecurityGroup(this, 'RotationSg', { vpc: this.vpc, allowAllOutbound: false, description: 'Secrets Manager rotation function' });
-    const endpointSg = new ec2.SecurityGroup(this, 'EndpointSg', { vpc: this.vpc, allowAllOutbound: false, description: 'SQS and Secrets Manager endpoints: 443 from the functions' });
+    const endpointSg = new ec2.SecurityGroup(this, 'EndpointSg', { vpc: this.vpc, allowAllOutbound: false, description: 'SQS, Secrets Manager and CloudWatch endpoints: 443 from the functions' });
     for (const client of [this.databaseClients, rotationSg]) {
       databaseSg.addIngressRule(client, ec2.Port.tcp(POSTGRES_PORT), 'Postgres from the functions');
       client.addEgressRule(databaseSg, ec2.Port.tcp(POSTGRES_PORT), 'Postgres');
       endpointSg.addIngressRule(client, ec2.Port.tcp(443), 'HTTPS to the AWS endpoints');
       client.addEgressRule(endpointSg, ec2.Port.tcp(443), 'HTTPS to the AWS endpoints');
     }
-    for (const [name, service] of [['Sqs', ec2.InterfaceVpcEndpointAwsService.SQS], ['SecretsManager', ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER]] as const) {
+    // No NAT: the functions reach AWS through endpoints. CloudWatch monitoring is for the probe's RDS metrics.
+    const endpoints = [
+      ['Sqs', ec2.InterfaceVpcEndpointAwsService.SQS],
+      ['SecretsManager', ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER],
+      ['CloudWatch', ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_MONITORING],
+    ] as const;
+    for (const [name, service] of endpoints) {
       this.vpc.addInterfaceEndpoint(`${name}Endpoint`, { service, subnets: isolated, securityGroups: [endpointSg], open: false });
     }
 
@@ -106,6 +112,8 @@ export class AdaptiveBackfillRdsExampleStack extends Stack {
       vpcSubnets: isolated,
       securityGroups: [this.databaseClients],
       alarmTopic: props.alarmTopic,
+      // The probe reads the instance's CPUUtilization, DBLoad, ReplicaLag and FreeableMemory as health checks.
+      databaseInstance: this.database,
     });
     this.seedDemo = this.makeSeedFunction(secret, isolated);
 

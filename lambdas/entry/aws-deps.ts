@@ -3,6 +3,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import type pg from 'pg';
 import job from '@adaptive-backfill/job';
 import { validateJob } from '../../core/job';
+import { makeLazyCloudWatchSource } from '../../db/health/metric-source';
 import { makePool } from '../../db/pool';
 import type { HandlerDeps } from '../deps';
 import { config } from './config';
@@ -35,4 +36,5 @@ export const awsDeps: HandlerDeps = {
   bookkeepingSchema: config.bookkeepingSchema,
   receiveWaitSeconds: 1,
   telemetry,
+  ...(config.cloudWatchMetrics ? { metrics: makeLazyCloudWatchSource(config.rdsDatabase) } : {}),
 };

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { backoffSeconds, decide, initialControl, NO_REQUESTS, nextBatchSize, type BatchStats, type ControlState } from '../../core/controller';
-import type { HealthReport, Verdict } from '../../core/health';
+import { evaluateChecks } from '../../core/evaluate';
+import type { HealthCheckResult, HealthReport, Verdict } from '../../core/health';
+import type { StrategyName } from '../../core/health-settings';
 import { DEFAULT_SETTINGS, resolveSettings } from '../../core/settings';
 
 const settings = resolveSettings({ batch: { initialSize: 10, minSize: 1, maxSize: 100, targetSeconds: 1, maxConsecutiveFailures: 3 }, backoff: { baseSeconds: 2, maxSeconds: 30, multiplier: 2, maxTotalSeconds: 60 } });
@@ -151,5 +153,89 @@ describe('decide', () => {
     assert.deepStrictEqual(actions, [['proceed', 1, 1], ['proceed', 2, 2], ['continue', 2, 2]]);
     assert.equal(control.reason, 'continuing as execution 2 after 2 iterations');
     assert.equal(halting.action, 'halt');
+  });
+});
+
+describe('decide, table-driven: evaluated reports in, decisions out', () => {
+  // Real reports: checks evaluated by the run's strategy, as the probe does.
+  const evaluated = (checks: HealthCheckResult[], strategy: StrategyName = 'any-critical'): HealthReport => ({
+    ...evaluateChecks(checks, { strategy, settings: settings.health }),
+    probedAt: '2026-01-01T00:00:00.000Z',
+    durationMs: 1,
+  });
+  const lag = (verdict: Verdict, extra: Partial<HealthCheckResult> = {}): HealthCheckResult => ({ name: 'replicationLag', value: verdict === 'ok' ? 0 : 45, unit: 'seconds', verdict, ...extra });
+  type Step = [HealthReport, BatchStats | null];
+  type Decision = [ControlState['action'], number, number, number, number];
+
+  /** Runs the steps from a fresh run; each decision as [action, batchSize, paceSeconds, waitSeconds, backoffAttempt]. */
+  function run(steps: Step[]): { decisions: Decision[]; last: ControlState } {
+    let control: ControlState = initialControl(settings);
+    const decisions = steps.map(([health, last]) => {
+      control = decide(settings, control, last, health, NO_REQUESTS, () => 0.999999);
+      return [control.action, control.batchSize, control.paceSeconds, control.waitSeconds, control.backoffAttempt] as Decision;
+    });
+    return { decisions, last: control };
+  }
+
+  it('healthy -> degraded (smaller, paced) -> unhealthy (growing waits) -> recovery (exponent decays)', () => {
+    // Prepare: 100 ms per item against a 1 s target; waits at the cap of full jitter
+    const steps: Step[] = [
+      [evaluated([lag('ok')]), null],
+      [evaluated([lag('warning')]), batch(10, 1000)],
+      [evaluated([lag('critical')]), batch(5, 500)],
+      [evaluated([lag('critical')]), null],
+      [evaluated([lag('critical')]), null],
+      [evaluated([lag('ok')]), null],
+      [evaluated([lag('ok')]), batch(6, 600)],
+      [evaluated([lag('critical')]), null],
+    ];
+    // Act
+    const { decisions } = run(steps);
+    // Assess
+    assert.deepStrictEqual(decisions, [
+      ['proceed', 10, 0, 0, 0],
+      ['proceed', 5, 1, 0, 0], // degraded: half the batch, a pause as long as the last batch (nice ratio 1)
+      ['backoff', 6, 0, 2, 1],
+      ['backoff', 6, 0, 4, 2],
+      ['backoff', 6, 0, 8, 3],
+      ['proceed', 6, 0, 0, 2], // healthy again: the exponent decays by one per probe
+      ['proceed', 7, 0, 0, 1], // growth capped at x1.2
+      ['backoff', 7, 0, 4, 2], // a relapse waits 4 s, not 16
+    ]);
+  });
+
+  it('halts when a check marked halt turns critical, whatever the strategy, with the reason', () => {
+    // Prepare
+    const tripped = [lag('critical', { halt: true }), { name: 'connections', value: 0.1, unit: 'ratio', verdict: 'ok' as const }];
+    const results = (['any-critical', 'weighted', 'fraction-failing'] as const).map((strategy) => run([[evaluated([lag('ok', { halt: true })], strategy), null], [evaluated(tripped, strategy), null]]));
+    // Assess
+    assert.deepStrictEqual(results.map((r) => r.decisions.map((d) => d[0])), Array(3).fill(['proceed', 'halt']));
+    assert.deepStrictEqual(results.map((r) => r.last.reason), Array(3).fill('a halting check tripped: replicationLag 45s (critical)'));
+  });
+
+  it('decides by the strategy: the same checks back off, proceed degraded, or proceed', () => {
+    // Prepare: three warnings; one critical among ten checks
+    const warnings = ['a', 'b', 'c'].map((name) => lag('warning', { name }));
+    const oneOfTen = [lag('critical'), ...Array.from({ length: 9 }, (_, i) => lag('ok', { name: `ok${i}` }))];
+    const cases: Array<[HealthCheckResult[], StrategyName, ControlState['action'], string]> = [
+      [warnings, 'any-critical', 'proceed', 'degraded, smaller batch: a 45s (warning); b 45s (warning); c 45s (warning)'],
+      [warnings, 'weighted', 'backoff', 'a 45s (warning); b 45s (warning); c 45s (warning)'],
+      [oneOfTen, 'any-critical', 'backoff', 'replicationLag 45s (critical)'],
+      [oneOfTen, 'fraction-failing', 'proceed', 'healthy'],
+    ];
+    // Act
+    const outcomes = cases.map(([checks, strategy]) => run([[evaluated(checks, strategy), null]]).last);
+    // Assess
+    assert.deepStrictEqual(outcomes.map((c) => [c.action, c.reason]), cases.map(([, , action, reason]) => [action, reason]));
+  });
+
+  it('treats a check that could not measure as unhealthy (backoff), never as a failed batch', () => {
+    // Prepare
+    const unmeasured: HealthCheckResult = { name: 'lockWaits', value: 0, unit: 'seconds', verdict: 'critical', detail: 'check failed: canceling statement due to statement timeout', error: 'canceling statement due to statement timeout' };
+    // Act
+    const { decisions, last } = run([[evaluated([unmeasured]), null], [evaluated([unmeasured]), null]]);
+    // Assess
+    assert.deepStrictEqual(decisions.map((d) => d[0]), ['backoff', 'backoff']);
+    assert.deepStrictEqual([last.consecutiveFailures, last.reason], [0, 'lockWaits unmeasured (critical: check failed: canceling statement due to statement timeout)']);
   });
 });

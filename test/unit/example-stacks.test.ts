@@ -50,12 +50,12 @@ describe('RDS example stack (a small Postgres to try the product out)', () => {
     assert.deepStrictEqual(vpcConfigs, Array(4).fill([clients]));
   });
 
-  it('has no route to the internet: isolated subnets, SQS and Secrets Manager through interface endpoints', () => {
+  it('has no route to the internet: isolated subnets, SQS, Secrets Manager and CloudWatch through interface endpoints', () => {
     // Act
     const types = new Set(Object.values(resources).map((r) => r.Type));
     const endpoints = Object.values(resources).filter((r) => r.Type === 'AWS::EC2::VPCEndpoint').map((r) => r.Properties.ServiceName['Fn::Join'][1][2]);
     // Assess
-    assert.deepStrictEqual([types.has('AWS::EC2::InternetGateway'), types.has('AWS::EC2::NatGateway'), endpoints.sort()], [false, false, ['.secretsmanager', '.sqs']]);
+    assert.deepStrictEqual([types.has('AWS::EC2::InternetGateway'), types.has('AWS::EC2::NatGateway'), endpoints.sort()], [false, false, ['.monitoring', '.secretsmanager', '.sqs']]);
   });
 });
 

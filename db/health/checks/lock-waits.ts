@@ -1,0 +1,55 @@
+import { thresholdVerdict, type Verdict } from '../../../core/health';
+import { OWN_SESSIONS, type BuiltInCheck } from '../check';
+
+/**
+ * Every client session waiting on a heavyweight lock, how long it has waited (pg_locks.waitstart, else the
+ * statement's start), and whether the backfill is on either side: a session blocked by a backfill session, or a
+ * backfill session blocked by someone else (a stalled Lambda's open transaction, a migration's lock).
+ */
+const SQL = `
+WITH ours AS (
+  SELECT pid FROM pg_stat_activity WHERE application_name LIKE $1 AND pid <> pg_backend_pid()
+), waiting AS (
+  SELECT a.pid,
+         a.pid IN (SELECT pid FROM ours) AS waiter_is_ours,
+         EXTRACT(epoch FROM now() - COALESCE((SELECT min(l.waitstart) FROM pg_locks l WHERE l.pid = a.pid AND NOT l.granted), a.query_start))::float8 AS waited,
+         pg_blocking_pids(a.pid) AS blockers
+  FROM pg_stat_activity a
+  WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid() AND a.wait_event_type = 'Lock'
+)
+SELECT pid, waiter_is_ours, waited,
+       blockers && ARRAY(SELECT pid FROM ours) AS blocked_by_ours,
+       EXISTS (SELECT 1 FROM unnest(blockers) b WHERE b NOT IN (SELECT pid FROM ours)) AS blocked_by_others
+FROM waiting`;
+
+interface Waiter {
+  readonly pid: number;
+  readonly waiter_is_ours: boolean;
+  readonly waited: number;
+  readonly blocked_by_ours: boolean;
+  readonly blocked_by_others: boolean;
+}
+
+export const lockWaits: BuiltInCheck = {
+  name: 'lockWaits',
+  unit: 'seconds',
+  async measure({ db, settings }) {
+    const t = settings.lockWaits;
+    const { rows } = await db.query<Waiter>(SQL, [OWN_SESSIONS]);
+    const others = rows.filter((w) => !w.waiter_is_ours);
+    const blockedByUs = others.filter((w) => w.blocked_by_ours);
+    const usBlocked = rows.filter((w) => w.waiter_is_ours && w.blocked_by_others);
+    const involving = [...blockedByUs, ...usBlocked];
+    const longest = Math.max(0, ...others.map((w) => w.waited), ...usBlocked.map((w) => w.waited));
+    const longestInvolving = Math.max(0, ...involving.map((w) => w.waited));
+    let verdict: Verdict = thresholdVerdict(longest, t);
+    // Above all, the backfill must never be what production waits on (or be stuck itself holding its place in a lock queue).
+    if (involving.length > 0 && longestInvolving >= t.backfillCriticalSeconds) verdict = 'critical';
+    const parts = [
+      ...(others.length > 0 ? [`${others.length} sessions waiting on locks`] : []),
+      ...(blockedByUs.length > 0 ? [`${blockedByUs.length} blocked by the backfill (pid ${blockedByUs.map((w) => w.pid).join(', ')})`] : []),
+      ...(usBlocked.length > 0 ? [`the backfill blocked by another session (backfill pid ${usBlocked.map((w) => w.pid).join(', ')})`] : []),
+    ];
+    return { value: longest, verdict, ...(parts.length > 0 ? { detail: parts.join('; ') } : {}) };
+  },
+};
