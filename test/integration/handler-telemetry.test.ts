@@ -3,6 +3,7 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { initialControl } from '../../core/controller';
 import type { CodeJobDefinition, JobDefinition } from '../../core/job';
+import { BUILT_IN_CHECKS } from '../../core/health-settings';
 import { resolveSettings } from '../../core/settings';
 import { makeRangeItem } from '../../core/work-item';
 import { upsertRun } from '../../db/runs';
@@ -54,10 +55,11 @@ describe('handler telemetry (real Postgres, local SQS)', () => {
   after(() => db.close());
 
   it('the probe records its decision with the run id, and each check as metrics, in one flush', async () => {
-    // Prepare
+    // Prepare: two checks on, the others off, so the metrics can be listed exactly
     const { telemetry, logs, flushed } = recordingTelemetry();
+    const twoChecks = resolveSettings({ chunkSize: 10, health: Object.fromEntries(BUILT_IN_CHECKS.filter((name) => name !== 'longRunningQueries' && name !== 'lockWaits').map((name) => [name, { enabled: false }])) });
     // Act
-    const decision = await makeHealthProbeHandler(deps(counterJob, telemetry))({ run, control: initialControl(settings), lastBatch: null, executionId: EXECUTION });
+    const decision = await makeHealthProbeHandler(deps(counterJob, telemetry))({ run: { ...run, settings: twoChecks }, control: initialControl(twoChecks), lastBatch: null, executionId: EXECUTION });
     // Assess
     assert.deepStrictEqual(logs.map((l) => [l.level, l.message, l.fields?.runId, l.fields?.action, l.fields?.verdict]), [['info', 'decision', run.runId, 'proceed', 'ok']]);
     assert.equal(decision.action, 'proceed');
