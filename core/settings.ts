@@ -85,14 +85,14 @@ export const DEFAULT_SETTINGS: RunSettings = {
   },
 };
 
-interface NumberRule {
+export interface NumberRule {
   readonly min: number;
   readonly max: number;
   readonly integer: boolean;
 }
 
-/** The shape of RunSettings, with the allowed range of every number. */
-const RULES = {
+/** The shape of RunSettings, with the allowed range of every number (also the source of the JSON Schema). */
+export const RULES = {
   chunkSize: { min: 1, max: 1_000_000, integer: true },
   continueAfter: { min: 1, max: Math.floor(EVENTS_PER_GENERATION / EVENTS_PER_ITERATION), integer: true },
   pausePollSeconds: { min: 1, max: 3600, integer: true },
