@@ -87,10 +87,10 @@ export async function requestAbort(pool: pg.Pool, schema: string, runId: string,
   const { rows } = await pool.query(
     `UPDATE ${quoteIdentifier(schema)}.runs
      SET abort_requested = true, updated_at = now(),
-         status = CASE WHEN $3 THEN 'aborted' ELSE status END,
-         reason = CASE WHEN $3 THEN $4 ELSE reason END,
-         finished_at = CASE WHEN $3 THEN now() ELSE finished_at END
-     WHERE run_id = $1 AND status <> ALL($5::text[]) RETURNING ${COLUMNS}`,
+         status = CASE WHEN $2::boolean THEN 'aborted' ELSE status END,
+         reason = CASE WHEN $2::boolean THEN $3::text ELSE reason END,
+         finished_at = CASE WHEN $2::boolean THEN now() ELSE finished_at END
+     WHERE run_id = $1 AND status <> ALL($4::text[]) RETURNING ${COLUMNS}`,
     [runId, markAborted, reason, FINISHED_STATUSES],
   );
   return rows[0] ? toView(rows[0]) : undefined;
@@ -177,11 +177,16 @@ export async function readRecentBatches(pool: pg.Pool, schema: string, runId: st
   }));
 }
 
-/** The last decision's history entry: its lastBatch carries the queue depth the batch processor saw. */
-export async function readLastDecision(pool: pg.Pool, schema: string, runId: string): Promise<{ readonly at: string; readonly data: Record<string, unknown> } | undefined> {
+/**
+ * The queue depth the batch processor saw after the run's latest batch (decisions carry the batch before them;
+ * the first decision of a continued execution carries none, so the latest one that does).
+ */
+export async function readLastQueueSeen(pool: pg.Pool, schema: string, runId: string): Promise<{ readonly at: string; readonly visible: number; readonly inFlight: number } | undefined> {
   const { rows } = await pool.query(
-    `SELECT at, data FROM ${quoteIdentifier(schema)}.history WHERE run_id = $1 AND kind = 'decision' ORDER BY id DESC LIMIT 1`,
+    `SELECT at, data->'lastBatch'->'queue' AS queue FROM ${quoteIdentifier(schema)}.history
+     WHERE run_id = $1 AND kind = 'decision' AND jsonb_typeof(data->'lastBatch'->'queue') = 'object' ORDER BY id DESC LIMIT 1`,
     [runId],
   );
-  return rows[0] ? { at: (rows[0].at as Date).toISOString(), data: rows[0].data } : undefined;
+  const row = rows[0];
+  return row ? { at: (row.at as Date).toISOString(), visible: Number(row.queue.visible), inFlight: Number(row.queue.inFlight) } : undefined;
 }
