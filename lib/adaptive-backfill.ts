@@ -12,6 +12,7 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { sampleExecutionInput } from '../core/input-schema';
 import { resolveSettings, validateOverrides, type RunSettingsOverrides } from '../core/settings';
 import { buildBackfillDefinition } from './state-machine';
 
@@ -208,6 +209,11 @@ export class AdaptiveBackfill extends Construct {
     new CfnOutput(this, 'StateMachineArn', { value: this.stateMachine.stateMachineArn, description: 'backfill start/status/abort: the state machine' });
     new CfnOutput(this, 'WorkQueueUrl', { value: this.queue.queueUrl, description: 'backfill status/enqueue: the work queue' });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queueUrl, description: 'backfill dlq: the dead-letter queue' });
+    // Step Functions has no saved sample input for its "Start execution" dialog: the sample is an output to copy.
+    new CfnOutput(this, 'SampleExecutionInput', {
+      value: JSON.stringify(sampleExecutionInput(props.defaults)),
+      description: 'Start execution (console) or backfill start --input: a sample input at this deployment\'s defaults; set job to the deployed job\'s name (schema: backfill schema)',
+    });
     // Continue-as-new: the machine starts itself. A separate policy avoids a role <-> state machine cycle.
     new iam.Policy(this, 'ContinueAsNewPolicy', {
       roles: [this.stateMachine.role],
