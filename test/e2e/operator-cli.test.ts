@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { backfill, startBackfill } from '../support/cli';
+import { backfill, backfillInProcess, startBackfill } from '../support/cli';
 import { openTestDatabase, type TestDatabase } from '../support/database';
 
 const GATED_JOB = 'test/fixtures/gated-job.ts';
@@ -51,15 +51,15 @@ describe('steering a local run from other processes with the backfill command', 
     await waitForBatchInFlight();
     // Act: pause while the batch is in flight, then let the batch finish
     const paused = await backfill('pause', 'cli-steer', '--database-url', db.url);
-    const flagsBeforeProbe = await backfill('status', 'cli-steer', '--database-url', db.url, '--json');
+    const flagsBeforeProbe = await backfillInProcess('status', 'cli-steer', '--database-url', db.url, '--json');
     await db.pool.query('UPDATE gate SET open = true');
     await waitForStatus('cli-steer', 'paused');
-    const whilePaused = await backfill('status', 'cli-steer', '--database-url', db.url, '--json');
+    const whilePaused = await backfillInProcess('status', 'cli-steer', '--database-url', db.url, '--json');
     const [{ last }] = await query<{ last: string }>(`SELECT max(id) AS last FROM backfill.history`);
     const set = await backfill('set', 'cli-steer', 'batch.minSize=2', 'batch.maxSize=2', 'batch.initialSize=2', '--database-url', db.url);
     // A probe that read the knobs just before the set may still record its decision after it; the one after obeys.
     await waitFor('a decision with the new knobs', async () => ((await query(`SELECT 1 FROM backfill.history WHERE kind = 'decision' AND id > $1 AND (data->>'batchSize')::int = 2`, [last])).length > 0 ? true : undefined));
-    const human = await backfill('status', 'cli-steer', '--database-url', db.url);
+    const human = await backfillInProcess('status', 'cli-steer', '--database-url', db.url);
     const resumed = await backfill('resume', 'cli-steer', '--database-url', db.url);
     const finished = await run.exited;
     // Assess: the commands
@@ -100,13 +100,13 @@ describe('steering a local run from other processes with the backfill command', 
     const abort = await backfill('abort', 'cli-abort', '--database-url', db.url);
     await db.pool.query('UPDATE gate SET open = true');
     const aborted = await run.exited;
-    const statusAfterAbort = await backfill('status', 'cli-abort', '--database-url', db.url, '--json');
-    const pauseAborted = await backfill('pause', 'cli-abort', '--database-url', db.url);
-    const abortAgain = await backfill('abort', 'cli-abort', '--database-url', db.url);
+    const statusAfterAbort = await backfillInProcess('status', 'cli-abort', '--database-url', db.url, '--json');
+    const pauseAborted = await backfillInProcess('pause', 'cli-abort', '--database-url', db.url);
+    const abortAgain = await backfillInProcess('abort', 'cli-abort', '--database-url', db.url);
     const resumed = await backfill('run', '--local', '--job', GATED_JOB, '--database-url', db.url, '--run-id', 'cli-abort', '--json');
     const rowsAfterResume = await changes();
     const fresh = await backfill('run', '--local', '--job', GATED_JOB, '--database-url', db.url, '--run-id', 'cli-abort', '--fresh', '--chunk-size', '100', '--json');
-    const list = await backfill('status', '--database-url', db.url);
+    const list = await backfillInProcess('status', '--database-url', db.url);
     // Assess: the abort and its event
     assert.deepStrictEqual([abort.code, abort.stdout.split('.')[0]], [0, 'run cli-abort: abort requested'], abort.stderr);
     assert.equal(aborted.code, 1);
@@ -135,20 +135,23 @@ describe('steering a local run from other processes with the backfill command', 
   it('rejects bad operator input with a one-line reason naming the field', async () => {
     // Prepare: a run to steer
     await backfill('run', '--local', '--job', 'test/fixtures/counter-job.ts', '--database-url', db.url, '--run-id', 'cli-errors', '--chunk-size', '1000');
-    // Act
-    const results = await Promise.all([
-      backfill('set', 'cli-errors', 'chunkSize=5'),
-      backfill('set', 'cli-errors', 'batch.maxSiz=5'),
-      backfill('set', 'cli-errors', 'batch.maxSize=0', '--database-url', db.url),
-      backfill('set', 'cli-errors', 'batch.maxSize=2', '--database-url', db.url),
-      backfill('set', 'cli-errors', 'batch.minSize=50', 'batch.maxSize=10', '--database-url', db.url),
-      backfill('status', 'nope', '--database-url', db.url),
-      backfill('pause', 'cli-errors'),
-      backfill('start', '--job', 'counter', '--input', '{"batch":{"maxSize":0}}'),
-      backfill('start', '--job', 'counter', '--input', '{"sql":"DELETE FROM users"}'),
-      backfill('start', '--local', '--job', 'counter'),
-      backfill('start', '--job', 'counter'),
-    ]);
+    // Act: the commands in this process, one after the other (they print through console), and one child
+    // process that must not find a database (the test's own DATABASE_URL is not passed to children)
+    const cases = [
+      ['set', 'cli-errors', 'chunkSize=5'],
+      ['set', 'cli-errors', 'batch.maxSiz=5'],
+      ['set', 'cli-errors', 'batch.maxSize=0', '--database-url', db.url],
+      ['set', 'cli-errors', 'batch.maxSize=2', '--database-url', db.url],
+      ['set', 'cli-errors', 'batch.minSize=50', 'batch.maxSize=10', '--database-url', db.url],
+      ['status', 'nope', '--database-url', db.url],
+      ['start', '--job', 'counter', '--input', '{"batch":{"maxSize":0}}'],
+      ['start', '--job', 'counter', '--input', '{"sql":"DELETE FROM users"}'],
+      ['start', '--local', '--job', 'counter'],
+      ['start', '--job', 'counter'],
+    ];
+    const results = [];
+    for (const args of cases) results.push(await backfillInProcess(...args));
+    results.push(await backfill('pause', 'cli-errors'));
     // Assess
     assert.deepStrictEqual(results.map((r) => [r.code, r.stderr.split('\n')[0]]), [
       [1, "backfill: chunkSize: cannot change while a run goes on: the work items were cut to this many rows when the run was planned, and a new size cannot re-cut them; start the job over with --fresh for another size"],
@@ -157,11 +160,11 @@ describe('steering a local run from other processes with the backfill command', 
       [1, 'backfill: batch.initialSize: must be between batch.minSize (1) and batch.maxSize (2); got 4 (not being set now: set batch.initialSize too)'],
       [1, 'backfill: batch.minSize: must be <= batch.maxSize (10); got 50'],
       [1, 'backfill: RUN: no run "nope" in backfill.runs; recent runs: cli-errors'],
-      [1, 'backfill: --database-url: is required to reach the run table (or --secret-arn ARN, or DATABASE_URL / BACKFILL_DATABASE_SECRET_ARN)'],
       [1, 'backfill: input.batch.maxSize: must be an integer from 1 to 10000; got 0'],
       [1, 'backfill: sql: raw SQL is never accepted in execution input: jobs are deployed code, select one by "job"'],
       [1, 'backfill: --local: `start` starts an execution on AWS; to run in this process use `backfill run --local --job PATH` (with --run-id and --fresh as here)'],
       [1, 'backfill: --stack: is required to find the stateMachineArn (or give --state-machine-arn)'],
+      [1, 'backfill: --database-url: is required to reach the run table (or --secret-arn ARN, or DATABASE_URL / BACKFILL_DATABASE_SECRET_ARN)'],
     ]);
     const { rows } = await db.pool.query(`SELECT knobs FROM backfill.runs WHERE run_id = 'cli-errors'`);
     assert.deepStrictEqual(rows, [{ knobs: {} }]);
