@@ -1,7 +1,8 @@
+import { BackfillError } from '../../core/errors';
 import { readRun, requestAbort } from '../../db/controls';
 import { FINISHED_STATUSES } from '../../db/runs';
 import { isLocalExecution } from '../../local/run-local';
-import { parseFlags } from '../args';
+import { oneLine, parseFlags } from '../args';
 import type { Command } from '../command';
 import { runningExecutions, sfnClientFor, stopExecution } from '../aws';
 import { DATABASE_OPTIONS, DATABASE_USAGE, withRunDatabase } from '../run-database';
@@ -51,8 +52,13 @@ ${DATABASE_USAGE}
         return 0;
       }
       const sfn = sfnClientFor(current);
-      const executions = (await runningExecutions(sfn, stateMachineOf(current))).filter((e) => e.runId === runId);
-      for (const e of executions) await stopExecution(sfn, e.executionArn, REASON);
+      let executions: Awaited<ReturnType<typeof runningExecutions>>;
+      try {
+        executions = (await runningExecutions(sfn, stateMachineOf(current))).filter((e) => e.runId === runId);
+        for (const e of executions) await stopExecution(sfn, e.executionArn, REASON);
+      } catch (error) {
+        throw new BackfillError(`run ${runId}: the abort flag is set, so it stops at its next probe, but stopping its execution failed: ${oneLine(error)}`, { cause: error });
+      }
       await requestAbort(db.pool, db.schema, runId, true, REASON);
       const stopped = executions.length > 0 ? `stopped ${executions.map((e) => e.executionArn).join(', ')}` : 'no execution of it was running';
       console.log(`run ${runId}: aborted; ${stopped}. Unfinished items stay in the work queue: backfill start --job ${run.job} --run-id ${runId} resumes from what is done.`);

@@ -171,6 +171,18 @@ describe('operator commands on AWS runs (Step Functions and SQS mocked at the SD
     assert.deepStrictEqual([wrongSecret.code, wrongSecret.stderr.split(':').slice(0, 3).join(':')], [1, 'backfill: --secret-arn: cannot read the database secret']);
   });
 
+  it('abort says the flag is set when Step Functions refuses to stop the execution', async () => {
+    // Prepare
+    await seedAwsRun('aws-denied');
+    sfn.on(ListExecutionsCommand).rejects(new Error('User is not authorized to perform: states:ListExecutions'));
+    // Act
+    const result = await backfillInProcess('abort', 'aws-denied', '--database-url', db.url);
+    // Assess
+    assert.deepStrictEqual([result.code, result.stderr.trim()], [1, 'backfill: run aws-denied: the abort flag is set, so it stops at its next probe, but stopping its execution failed: User is not authorized to perform: states:ListExecutions']);
+    const run = await readRun(db.pool, 'backfill', 'aws-denied');
+    assert.deepStrictEqual([run?.status, run?.abortRequested], ['running', true]);
+  });
+
   it('status of an AWS run reads the execution and both queues now, and shows the checks that are not ok', async () => {
     // Prepare
     await seedAwsRun('aws-status');
