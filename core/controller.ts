@@ -78,7 +78,8 @@ export function backoffSeconds(backoff: BackoffSettings, attempt: number, random
 
 /** Moves the batch size toward the size that would take `targetSeconds`, growing by at most MAX_GROWTH. */
 export function nextBatchSize(batch: BatchSettings, current: number, last: BatchStats | null): number {
-  if (last === null || last.received === 0 || last.durationMs <= 0) return current;
+  // No timing to learn from: keep the size, within the bounds (a live knob may have just moved them).
+  if (last === null || last.received === 0 || last.durationMs <= 0) return clamp(current, batch.minSize, batch.maxSize);
   const perItemMs = last.durationMs / last.received;
   const ideal = (batch.targetSeconds * 1000) / perItemMs;
   // Halfway toward the ideal smooths out one noisy batch; shrinking is not capped, growth is.

@@ -30,11 +30,11 @@ export interface ParsedExecutionInput {
   readonly carry?: Carry;
 }
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,79}$/;
+export const NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,79}$/;
 const ALLOWED = ['job', 'runId', ...SETTINGS_FIELDS, 'carry'];
 /** Step Functions links a child execution to its parent through this input field; it is not a knob. */
-const LINEAGE = 'AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID';
-const CONTROL_NUMBERS = ['iteration', 'executionIterations', 'generation', 'batchSize', 'backoffAttempt', 'totalBackoffSeconds', 'consecutiveFailures', 'waitSeconds', 'paceSeconds'] as const;
+export const LINEAGE = 'AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID';
+export const CONTROL_NUMBERS = ['iteration', 'executionIterations', 'generation', 'batchSize', 'backoffAttempt', 'totalBackoffSeconds', 'consecutiveFailures', 'waitSeconds', 'paceSeconds'] as const;
 
 /** Validates execution input before any work starts; errors name the field and what is allowed. */
 export function parseExecutionInput(raw: unknown, executionName: string): ParsedExecutionInput {
@@ -49,7 +49,8 @@ export function parseExecutionInput(raw: unknown, executionName: string): Parsed
   if (typeof input.job !== 'string' || !NAME.test(input.job)) {
     throw new InvalidInputError('job', `must name the deployed job (letters, digits, _ . : -, at most 80); got ${JSON.stringify(input.job)}`);
   }
-  const runId = input.runId ?? executionName;
+  // Absent means the execution name; null is a mistake like any other non-string.
+  const runId = input.runId === undefined ? executionName : input.runId;
   if (typeof runId !== 'string' || !NAME.test(runId)) {
     throw new InvalidInputError('runId', `must be letters, digits, _ . : - (at most 80); got ${JSON.stringify(runId)}`);
   }

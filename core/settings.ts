@@ -72,31 +72,31 @@ export const DEFAULT_SETTINGS: RunSettings = {
   health: DEFAULT_HEALTH_SETTINGS,
 };
 
-interface NumberRule {
+export interface NumberRule {
   readonly min: number;
   readonly max: number;
   readonly integer: boolean;
 }
 
 /** true or false (enabling a check, marking it halt). */
-interface BooleanRule {
+export interface BooleanRule {
   readonly boolean: true;
 }
 
 /** One of a few strings (a strategy name). */
-interface EnumRule {
+export interface EnumRule {
   readonly oneOf: readonly string[];
 }
 
 /** An object whose keys are names (custom checks), each checked against the same rules. */
-interface MapRule {
+export interface MapRule {
   readonly keys: RegExp;
   readonly keyHint: string;
   readonly each: object;
 }
 
-/** The shape of RunSettings, with the allowed range of every number. */
-const RULES = {
+/** The shape of RunSettings, with the allowed value of every knob (also the source of the JSON Schema). */
+export const RULES = {
   chunkSize: { min: 1, max: 1_000_000, integer: true },
   continueAfter: { min: 1, max: Math.floor(EVENTS_PER_GENERATION / EVENTS_PER_ITERATION), integer: true },
   pausePollSeconds: { min: 1, max: 3600, integer: true },

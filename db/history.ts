@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { quoteIdentifier } from '../core/identifiers';
-import { FINISHED_STATUSES, type RunStatus } from './runs';
+import { ABORTED_BY_OPERATOR, FINISHED_STATUSES, type RunStatus } from './runs';
 
 export type HistoryKind = 'decision' | 'batch';
 
@@ -30,7 +30,7 @@ export async function recordDecision(pool: pg.Pool, schema: string, runId: strin
      UPDATE ${s}.runs
      SET status = $2, reason = $3, last_health = $4::jsonb, control = $5::jsonb, updated_at = now(),
          finished_at = CASE WHEN $2 = ANY($7::text[]) THEN now() ELSE finished_at END
-     WHERE run_id = $1`,
+     WHERE run_id = $1 AND NOT ${ABORTED_BY_OPERATOR}`,
     [runId, decision.status, decision.reason, JSON.stringify(decision.health), JSON.stringify(decision.control), JSON.stringify(decision.entry), FINISHED_STATUSES],
   );
 }

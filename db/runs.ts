@@ -25,16 +25,24 @@ export interface RunControls {
 
 /**
  * Inserts the run if new. An existing run (a resume) keeps its plan, counters and live knobs; starting it again
- * clears a pause or abort request, since starting is the operator asking it to go.
+ * clears a pause or abort request, since starting is the operator asking it to go. A continuation (the run going
+ * on as a new execution, continue-as-new) is not the operator starting it: it keeps the pause and abort flags.
  */
-export async function upsertRun(pool: pg.Pool, schema: string, runId: string, job: string, settings: RunSettings): Promise<RunRecord> {
+export async function upsertRun(
+  pool: pg.Pool,
+  schema: string,
+  runId: string,
+  job: string,
+  settings: RunSettings,
+  options: { readonly continuation?: boolean } = {},
+): Promise<RunRecord> {
   const s = quoteIdentifier(schema);
   const { rows } = await pool.query(
-    `INSERT INTO ${s}.runs (run_id, job, status, settings) VALUES ($1, $2, 'running', $3)
-     ON CONFLICT (run_id) DO UPDATE SET status = 'running', reason = NULL, settings = EXCLUDED.settings, paused = false,
-       abort_requested = false, updated_at = now(), finished_at = NULL
+    `INSERT INTO ${s}.runs AS r (run_id, job, status, settings) VALUES ($1, $2, 'running', $3)
+     ON CONFLICT (run_id) DO UPDATE SET status = 'running', reason = NULL, settings = EXCLUDED.settings,
+       paused = r.paused AND $4, abort_requested = r.abort_requested AND $4, updated_at = now(), finished_at = NULL
      RETURNING run_id, job, status, planned_items`,
-    [runId, job, JSON.stringify(settings)],
+    [runId, job, JSON.stringify(settings), options.continuation ?? false],
   );
   const row = rows[0];
   if (row.job !== job) {
@@ -42,6 +50,12 @@ export async function upsertRun(pool: pg.Pool, schema: string, runId: string, jo
   }
   return { runId: row.run_id, job: row.job, status: row.status, plannedItems: row.planned_items };
 }
+
+/**
+ * True for a run `backfill abort` has marked aborted (after stopping its execution on AWS). A Lambda of that
+ * execution still in flight when it was stopped must not write its decision over that.
+ */
+export const ABORTED_BY_OPERATOR = `(status = 'aborted' AND abort_requested)`;
 
 export async function markPlanned(pool: pg.Pool, schema: string, runId: string, plannedItems: number): Promise<void> {
   await pool.query(`UPDATE ${quoteIdentifier(schema)}.runs SET planned_items = $2, updated_at = now() WHERE run_id = $1`, [runId, plannedItems]);
@@ -59,12 +73,13 @@ export async function readRunControls(pool: pg.Pool, schema: string, runId: stri
   return { paused: row?.paused ?? false, abortRequested: row?.abort_requested ?? false, knobs: row?.knobs ?? {} };
 }
 
+/** Records how a run ended; a run the operator aborted (ABORTED_BY_OPERATOR) stays aborted until started again. */
 export async function recordRunStatus(pool: pg.Pool, schema: string, runId: string, status: RunStatus, reason: string): Promise<void> {
   await pool.query(
     `UPDATE ${quoteIdentifier(schema)}.runs
      SET status = $2, reason = $3, updated_at = now(),
          finished_at = CASE WHEN $2 = ANY($4::text[]) THEN now() ELSE finished_at END
-     WHERE run_id = $1`,
+     WHERE run_id = $1 AND NOT ${ABORTED_BY_OPERATOR}`,
     [runId, status, reason, FINISHED_STATUSES],
   );
 }

@@ -11,7 +11,7 @@ import { asQueryable, type Pool } from '../db/pool';
 import { deadLetter, deleteMessages, queueDepth, receiveCount, receiveMessages, releaseMessages } from '../queue/work-queue';
 import type { HandlerDeps, RunContext } from './deps';
 import { makeOutcome, type RunOutcome } from './outcome';
-import { retryDelaySeconds, settle, type ParsedMessage } from './settle';
+import { itemsToRun, retryDelaySeconds, settle, type ParsedMessage } from './settle';
 import { runJob } from './run-job';
 import { recordBatchFailed, recordBatchMetrics, silentTelemetry } from './telemetry';
 
@@ -55,7 +55,7 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
       throw new BatchFailedError(`receiving from the work queue failed: ${(error as Error).message}`, { cause: error });
     }
     const parsed = messages.map((message) => parseMessage(message));
-    const valid = parsed.filter((p): p is { message: Message; item: WorkItem } => 'item' in p);
+    const valid = itemsToRun(run.runId, parsed);
     let outcomes: readonly ItemOutcome[];
     const abort = new AbortController();
     const abortAtDeadline = setTimeout(() => abort.abort(), Math.max(0, deadline - Date.now()));
@@ -85,6 +85,7 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
       succeeded: settlement.succeeded,
       retried: settlement.retries.length,
       deadLettered: settlement.deadLettered,
+      ...(settlement.foreign > 0 ? { foreign: settlement.foreign } : {}),
       rowsAffected: settlement.rowsAffected,
       durationMs: Date.now() - started,
     };

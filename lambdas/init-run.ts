@@ -40,7 +40,7 @@ export function makeInitRunHandler(deps: HandlerDeps) {
     const pool = await deps.getPool();
     if (deps.job.source) await assertPlannableSource(pool, deps.job.source);
     await ensureBookkeeping(pool, deps.bookkeepingSchema);
-    const record = await upsertRun(pool, deps.bookkeepingSchema, parsed.runId, deps.job.name, settings);
+    const record = await upsertRun(pool, deps.bookkeepingSchema, parsed.runId, deps.job.name, settings, { continuation: parsed.carry !== undefined });
     let plannedItems = record.plannedItems;
     if (plannedItems === null) {
       plannedItems = deps.job.source ? await planIntoQueue(deps, parsed.runId, settings.chunkSize) : 0;

@@ -15,6 +15,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { sampleExecutionInput } from '../core/input-schema';
 import { resolveSettings, validateOverrides, type RunSettingsOverrides } from '../core/settings';
 import { METRICS_NAMESPACE } from '../lambdas/telemetry';
 import { BackfillAlarms } from './alarms';
@@ -275,6 +276,11 @@ export class AdaptiveBackfill extends Construct {
     new CfnOutput(this, 'StateMachineArn', { value: this.stateMachine.stateMachineArn, description: 'backfill start/status/abort: the state machine' });
     new CfnOutput(this, 'WorkQueueUrl', { value: this.queue.queueUrl, description: 'backfill status/enqueue: the work queue' });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queueUrl, description: 'backfill dlq: the dead-letter queue' });
+    // Step Functions has no saved sample input for its "Start execution" dialog: the sample is an output to copy.
+    new CfnOutput(this, 'SampleExecutionInput', {
+      value: JSON.stringify(sampleExecutionInput(props.defaults)),
+      description: 'Start execution (console) or backfill start --input: a sample input at this deployment\'s defaults; set job to the deployed job\'s name (schema: backfill schema)',
+    });
     this.alarms = new BackfillAlarms(this, 'Alarms', {
       serviceName: this.serviceName,
       deadLetterQueue: this.deadLetterQueue,

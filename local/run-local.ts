@@ -240,8 +240,15 @@ const STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:lo
 const START_EXECUTION = /^arn:aws[\w-]*:states:::states:startExecution$/;
 const PUT_EVENTS = /^arn:aws[\w-]*:states:::events:putEvents$/;
 
+const LOCAL_EXECUTION_PREFIX = 'arn:aws:states:us-east-1:123456789012:execution:local:';
+
 function executionArn(name: string): string {
-  return `arn:aws:states:us-east-1:123456789012:execution:local:${name}`;
+  return `${LOCAL_EXECUTION_PREFIX}${name}`;
+}
+
+/** Whether a run's execution ran in the embedded runtime (steered through the run table only) rather than on AWS. */
+export function isLocalExecution(arn: string): boolean {
+  return arn.startsWith(LOCAL_EXECUTION_PREFIX);
 }
 
 /** Binds each Task state to the handler its Resource names (a function, or startExecution); any other Task is an error. */

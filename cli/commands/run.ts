@@ -9,6 +9,7 @@ import { ProgressReporter } from '../../local/progress';
 import { runLocal, type LocalRunOptions, type RunSummary } from '../../local/run-local';
 import { writeRunReport } from '../../local/report/write-report';
 import { numberFlag, parseFlags } from '../args';
+import { freshRunId } from '../run-ids';
 import type { Command } from '../command';
 import { outputFileFlag } from './report';
 
@@ -18,6 +19,7 @@ const COMMON_USAGE = `options:
   --database-url URL   Postgres to use (else DATABASE_URL, else an embedded Postgres is started)
   --chunk-size N       rows per work item (default 1000)
   --run-id ID          run id; the same id resumes a run (default: a new one)
+  --fresh              start the job over under a new run id derived from --run-id (or the job's name), printed
   --time-scale F       multiply backoff and pacing waits by F (local runs only; default 1)
   --continue-after N   iterations per execution before it continues as a new one (default 1250)
   --summary FILE       write the run summary as JSON to FILE
@@ -33,6 +35,7 @@ const OPTIONS = {
   'database-url': { type: 'string' },
   'chunk-size': { type: 'string' },
   'run-id': { type: 'string' },
+  fresh: { type: 'boolean' },
   'time-scale': { type: 'string' },
   'continue-after': { type: 'string' },
   summary: { type: 'string' },
@@ -55,8 +58,17 @@ function commonOptions(values: Flags): Omit<LocalRunOptions, 'job' | 'jobPath'> 
   };
 }
 
+/** --fresh: the run id becomes a new one derived from the given one (or the job's name), printed. */
+function withFresh(options: LocalRunOptions, values: Flags): LocalRunOptions {
+  if (!values.fresh) return options;
+  const runId = freshRunId(options.input?.runId ?? options.job.name);
+  console.error(`fresh run: ${runId}`);
+  return { ...options, input: { ...options.input, runId } };
+}
+
 /** Runs through the embedded runtime with a progress line, then prints the outcome; returns the exit status. */
-async function runWithProgress(options: LocalRunOptions, values: Flags): Promise<number> {
+async function runWithProgress(given: LocalRunOptions, values: Flags): Promise<number> {
+  const options = withFresh(given, values);
   const reportFile = values.report;
   const progress = new ProgressReporter();
   let reportWritten = false;

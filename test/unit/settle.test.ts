@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Message } from '@aws-sdk/client-sqs';
-import { retryDelaySeconds, settle } from '../../lambdas/settle';
+import { itemsToRun, retryDelaySeconds, settle } from '../../lambdas/settle';
 import { makeRangeItem } from '../../core/work-item';
 
 function message(id: string, receives: number): Message {
@@ -37,7 +37,27 @@ describe('settle', () => {
       ['m3', 'range:20-30', 3, 'busy', false],
       ['m4', 'range:30-40', 5, 'still busy', true],
     ]);
-    assert.deepStrictEqual([s.succeeded, s.rowsAffected, s.deadLettered], [1, 10, 3]);
+    assert.deepStrictEqual([s.succeeded, s.rowsAffected, s.deadLettered, s.foreign], [1, 10, 3, 0]);
+  });
+
+  it('sends an item of another run to the DLQ untouched, with its reason, and records it under its own run', () => {
+    // Prepare: this run's item between two of an older run; the job runs on this run's item only
+    const mine = makeRangeItem('fresh-2', { lo: '0', hi: '10' });
+    const older = (lo: number) => makeRangeItem('rehearsal-1', { lo: String(lo), hi: String(lo + 10) });
+    const parsed = [{ message: message('m0', 2), item: older(10) }, { message: message('m1', 1), item: mine }, { message: message('m2', 1), item: older(20) }];
+    // Act
+    const toRun = itemsToRun('fresh-2', parsed);
+    const s = settle('fresh-2', parsed, [{ status: 'ok', rowsAffected: 10 }], 5);
+    // Assess
+    const reason = 'belongs to run rehearsal-1, not fresh-2 (the run executing); redrive it when run rehearsal-1 runs again';
+    assert.deepStrictEqual(toRun.map((p) => p.message.MessageId), ['m1']);
+    assert.deepStrictEqual(s.done.map((m) => m.MessageId), ['m1', 'm0', 'm2']);
+    assert.deepStrictEqual(s.deadLetters.map((d) => [d.message.MessageId, d.reason]), [['m0', reason], ['m2', reason]]);
+    assert.deepStrictEqual(s.failures, [
+      { runId: 'rehearsal-1', messageId: 'm0', attempt: 2, dedupeKey: 'range:10-20', error: reason, final: true },
+      { runId: 'rehearsal-1', messageId: 'm2', attempt: 1, dedupeKey: 'range:20-30', error: reason, final: true },
+    ]);
+    assert.deepStrictEqual([s.succeeded, s.rowsAffected, s.deadLettered, s.foreign, s.retries], [1, 10, 0, 2, []]);
   });
 
   it('caps the retry delay at a minute', () => {

@@ -1,0 +1,49 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { main } from '../../cli/main';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+
+export interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * Runs `backfill ARGS` in this process, capturing what it prints (console.log -> stdout, console.error ->
+ * stderr). For steering a run from its own onEvent, and for commands whose AWS calls are mocked.
+ */
+export async function backfillInProcess(...args: string[]): Promise<CliResult> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const { log, error } = console;
+  console.log = (...parts: unknown[]) => void out.push(`${parts.join(' ')}\n`);
+  console.error = (...parts: unknown[]) => void err.push(`${parts.join(' ')}\n`);
+  try {
+    const code = await main(args);
+    return { code, stdout: out.join(''), stderr: err.join('') };
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+}
+
+/** A `backfill` child process (the real CLI, bin/backfill.js); `exited` settles when it ends. */
+export function startBackfill(...args: string[]): { readonly exited: Promise<CliResult> } {
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'backfill.js'), ...args], { cwd: ROOT, env: { ...process.env, DATABASE_URL: '' } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => (stdout += chunk));
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  const exited = new Promise<CliResult>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+  return { exited };
+}
+
+/** Runs `backfill ARGS` as a child process to its end. */
+export function backfill(...args: string[]): Promise<CliResult> {
+  return startBackfill(...args).exited;
+}
