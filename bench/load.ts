@@ -1,11 +1,12 @@
 // The load benchmark: what a backfill costs the foreground traffic of a busy database.
-// npm run bench -- load [--rows N] [--clients N] [--load F] [--seconds S]
+// npm run bench -- load [--rows N] [--clients N] [--load F] [--seconds S] [--input JSON]
 //
 // An OLTP load (N clients, short read/write transactions on other tables, in a worker thread) runs against the
 // same Postgres throughout. Measured: its p50/p99 latency at baseline and while (a) a hand-written batched loop and
 // (b) adaptive-backfill each backfill the same rows; each backfill's throughput, and (b)'s idle throughput; and the
 // reaction time of (b) to a long-running query (to the first batch held back, and from its end to the first batch
 // resumed).
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -13,13 +14,13 @@ import { Worker } from 'node:worker_threads';
 import pg from 'pg';
 import { makePool } from '../db/pool';
 import type { ExecutionInput } from '../core/execution-input';
+import { resolveSettings, validateOverrides } from '../core/settings';
 import { startEmbeddedPostgres } from '../local/embedded-postgres';
 import { localEnv } from '../local/env';
 import { latencyStats, type LatencyStats } from './latency';
-import { adaptive, handBatched, remainingRows, resetTable } from './variants';
+import { remainingRows, resetTable, type Measured } from './variants';
 
 const ROOT = join(import.meta.dirname, '..');
-const DEMO_JOB = join(ROOT, 'jobs', 'demo.ts');
 const P99_TARGET = 1.2;
 const THROUGHPUT_TARGET = 0.5;
 
@@ -30,6 +31,7 @@ const { values } = parseArgs({
     clients: { type: 'string', default: '8' },
     load: { type: 'string', default: '0.5' },
     seconds: { type: 'string', default: '10' },
+    input: { type: 'string', default: '{}' },
   },
 });
 const rows = Number(values.rows);
@@ -106,8 +108,42 @@ async function window<T>(fn: () => Promise<T>): Promise<{ from: number; to: numb
   return { from, to: now(), result };
 }
 
-/** The knobs adaptive-backfill runs with here: the defaults, plus what the bench passes on the command line. */
-const ADAPTIVE_INPUT: Omit<ExecutionInput, 'job'> = {};
+export interface ChildEvent {
+  readonly type: 'decision' | 'batch';
+  readonly at: number;
+  readonly action?: string;
+  readonly reason?: string;
+  readonly received?: number;
+}
+
+/**
+ * Runs a variant in a child process under `nice` (see backfill-child.ts), both the hand loop and adaptive-backfill,
+ * so neither one's client-side work competes with Postgres at the same priority. `onEvent` sees the run's events.
+ */
+function runChild(variant: 'hand' | 'adaptive', url: string, input: object = {}, onEvent?: (event: ChildEvent) => void): Promise<Measured> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('nice', ['-n', '10', process.execPath, '--import', 'tsx', join(import.meta.dirname, 'backfill-child.ts'), variant, url, JSON.stringify(input)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let result: Measured | undefined;
+    let buffered = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      buffered += chunk;
+      let newline: number;
+      while ((newline = buffered.indexOf('\n')) >= 0) {
+        const line = JSON.parse(buffered.slice(0, newline)) as { event?: ChildEvent; result?: Measured };
+        buffered = buffered.slice(newline + 1);
+        if (line.event) onEvent?.(line.event);
+        if (line.result) result = line.result;
+      }
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 && result ? resolve(result) : reject(new Error(`backfill-child ${variant} exited with ${code}`))));
+  });
+}
+
+/** The knobs adaptive-backfill runs with here: the defaults, plus --input (execution input JSON, checked first). */
+const ADAPTIVE_INPUT: Omit<ExecutionInput, 'job'> = JSON.parse(values.input);
+resolveSettings(validateOverrides('--input', ADAPTIVE_INPUT));
 
 const embedded = localEnv.databaseUrl ? undefined : await startEmbeddedPostgres();
 const databaseUrl = localEnv.databaseUrl ?? embedded!.url;
@@ -119,7 +155,7 @@ try {
   await resetTable(pool, rows);
 
   // (b) idle: adaptive-backfill's throughput with no foreground load.
-  const idleRun = await window(() => adaptive(databaseUrl, 1000, DEMO_JOB, ADAPTIVE_INPUT));
+  const idleRun = await window(() => runChild('adaptive', databaseUrl, ADAPTIVE_INPUT));
   const idleThroughput = rows / idleRun.result.seconds;
   console.log(`b idle: ${idleRun.result.seconds.toFixed(2)} s, ${Math.round(idleThroughput).toLocaleString('en-US')} rows/s`);
 
@@ -135,10 +171,10 @@ try {
 
   const baselineWindow = await window(() => sleep(baselineSeconds * 1000));
   await resetTable(pool, rows);
-  const handWindow = await window(() => handBatched(pool));
+  const handWindow = await window(() => runChild('hand', databaseUrl));
   if ((await remainingRows(pool)) !== 0) throw new Error('the hand loop left rows');
   await resetTable(pool, rows);
-  const adaptiveWindow = await window(() => adaptive(databaseUrl, 1000, DEMO_JOB, ADAPTIVE_INPUT));
+  const adaptiveWindow = await window(() => runChild('adaptive', databaseUrl, ADAPTIVE_INPUT));
   if ((await remainingRows(pool)) !== 0) throw new Error('adaptive-backfill left rows');
   const afterWindow = await window(() => sleep(Math.min(5, baselineSeconds) * 1000));
 
@@ -219,10 +255,10 @@ async function measureReaction(url: string): Promise<{ criticalSeconds: number; 
   let batches = 0;
   let longQuery: Promise<unknown> | undefined;
   try {
-    await adaptive(url, 1000, DEMO_JOB, {
+    await runChild('adaptive', url, {
       ...ADAPTIVE_INPUT,
-      batch: { maxSize: 20 },
-      health: { longRunningQueries: { warningSeconds: criticalSeconds, criticalSeconds } },
+      batch: { ...ADAPTIVE_INPUT.batch, maxSize: 20 },
+      health: { ...ADAPTIVE_INPUT.health, longRunningQueries: { warningSeconds: criticalSeconds, criticalSeconds } },
     }, (event) => {
       if (event.type === 'batch' && ++batches === 3 && longQuery === undefined) {
         queryStarted = now();
@@ -230,8 +266,9 @@ async function measureReaction(url: string): Promise<{ criticalSeconds: number; 
           queryEnded = now();
         });
       }
-      if (event.type === 'decision' && queryStarted !== undefined && heldBackAt === undefined && event.control.action !== 'proceed') heldBackAt = now();
-      if (event.type === 'batch' && queryEnded !== undefined && resumedAt === undefined && event.stats.received > 0) resumedAt = now();
+      // The child stamps each event when it happens, on the same clock (performance.timeOrigin is wall time).
+      if (event.type === 'decision' && queryStarted !== undefined && event.at >= queryStarted && heldBackAt === undefined && event.action !== 'proceed') heldBackAt = event.at;
+      if (event.type === 'batch' && queryEnded !== undefined && event.at >= queryEnded && resumedAt === undefined && (event.received ?? 0) > 0) resumedAt = event.at;
     });
     await longQuery;
   } finally {
