@@ -28,9 +28,15 @@ export interface JobContext {
   /** Aborted at the deadline, for jobs that call out to other systems. */
   readonly signal: AbortSignal;
   /**
-   * Runs `fn` in a transaction that also records `item`'s dedupe key: the effect happens at most once.
-   * Its statements are bounded by the time left before the deadline.
+   * Runs `fn` (the item's effect, returning the rows it changed) in a transaction that first claims `item`'s
+   * dedupe key in the bookkeeping table: the effect commits at most once per runId and dedupe key, even when
+   * the item is delivered twice or to two processors at once (the second finds the key taken, or waits for the
+   * first to finish, and returns ok with 0 rows). A throw rolls the claim back, so the item can be tried again.
+   * Its statements are bounded by the time left before the deadline. For effects outside this database, use
+   * `${runId}:${dedupeKey}` as the other system's idempotency key.
    */
+  withTransaction(item: WorkItem, fn: (tx: Queryable) => Promise<number>): Promise<ItemOutcome>;
+  /** @deprecated the earlier name of withTransaction; same function. */
   withItemTransaction(item: WorkItem, fn: (tx: Queryable) => Promise<number>): Promise<ItemOutcome>;
 }
 

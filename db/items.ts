@@ -8,14 +8,16 @@ import type { WorkItem } from '../core/work-item';
  * final and it was not redriven since), purged, or still to do. The embedded runtime rebuilds its in-memory queues
  * from them when a run is started again; on AWS the queues themselves persist.
  */
-export async function recordItems(pool: pg.Pool, schema: string, items: readonly WorkItem[]): Promise<void> {
-  if (items.length === 0) return;
-  await pool.query(
+export async function recordItems(pool: pg.Pool, schema: string, items: readonly WorkItem[]): Promise<number> {
+  if (items.length === 0) return 0;
+  const { rowCount } = await pool.query(
     `INSERT INTO ${quoteIdentifier(schema)}.items (run_id, dedupe_key, body)
      SELECT i->>'runId', i->>'dedupeKey', i FROM jsonb_array_elements($1::jsonb) AS i
      ON CONFLICT (run_id, dedupe_key) DO NOTHING`,
     [JSON.stringify(items)],
   );
+  // Items already recorded (the same run and dedupe key) are kept once: the count is of new ones.
+  return rowCount ?? 0;
 }
 
 /** Dead: a final failure after the item was last requeued, and never done. */
@@ -45,8 +47,8 @@ export interface DeadItem {
   readonly failedAt: string;
 }
 
-/** Items in the (local) dead-letter queue, with the reason recorded for each. */
-export async function readDeadItems(pool: pg.Pool, schema: string, runId: string): Promise<DeadItem[]> {
+/** Items in the (local) dead-letter queue, with the reason recorded for each; the first `limit` when given. */
+export async function readDeadItems(pool: pg.Pool, schema: string, runId: string, limit?: number): Promise<DeadItem[]> {
   const s = quoteIdentifier(schema);
   const { rows } = await pool.query(
     `SELECT i.body, last.error, last.failed_at FROM ${s}.items i
@@ -54,8 +56,60 @@ export async function readDeadItems(pool: pg.Pool, schema: string, runId: string
                          WHERE f.run_id = i.run_id AND f.dedupe_key = i.dedupe_key AND f.final AND f.failed_at > COALESCE(i.requeued_at, '-infinity')
                          ORDER BY f.id DESC LIMIT 1) AS last
      WHERE i.run_id = $1 AND i.purged_at IS NULL AND ${notDone(s)}
-     ORDER BY last.failed_at, i.dedupe_key`,
-    [runId],
+     ORDER BY last.failed_at, i.dedupe_key
+     LIMIT $2`,
+    [runId, limit ?? null],
   );
   return rows.map((row) => ({ item: row.body as WorkItem, reason: row.error, failedAt: (row.failed_at as Date).toISOString() }));
+}
+
+export interface ItemCounts {
+  /** Every item the run was given. */
+  readonly recorded: number;
+  readonly done: number;
+  /** In the (local) DLQ: dead, not purged. */
+  readonly dead: number;
+  readonly purged: number;
+  /** Still to do: what the next `backfill run --local --run-id` puts on the work queue. */
+  readonly outstanding: number;
+}
+
+/** Where the run's items are; every recorded item is in exactly one of done, dead, purged or outstanding. */
+export async function countItems(pool: pg.Pool, schema: string, runId: string): Promise<ItemCounts> {
+  const s = quoteIdentifier(schema);
+  const { rows } = await pool.query(
+    `SELECT count(*)::int AS recorded,
+            count(*) FILTER (WHERE NOT ${notDone(s)})::int AS done,
+            count(*) FILTER (WHERE ${notDone(s)} AND purged_at IS NULL AND ${deadCondition(s)})::int AS dead,
+            count(*) FILTER (WHERE ${notDone(s)} AND purged_at IS NOT NULL)::int AS purged,
+            count(*) FILTER (WHERE ${notDone(s)} AND purged_at IS NULL AND NOT ${deadCondition(s)})::int AS outstanding
+     FROM ${s}.items i WHERE run_id = $1`,
+    [runId],
+  );
+  return rows[0] as ItemCounts;
+}
+
+/**
+ * The local redrive: marks the run's dead items requeued, so they are outstanding again and the next
+ * `backfill run --local --run-id` puts them on the work queue. Returns how many were requeued.
+ */
+export async function requeueDeadItems(pool: pg.Pool, schema: string, runId: string): Promise<number> {
+  const s = quoteIdentifier(schema);
+  const { rowCount } = await pool.query(
+    `UPDATE ${s}.items i SET requeued_at = clock_timestamp()
+     WHERE run_id = $1 AND purged_at IS NULL AND ${notDone(s)} AND ${deadCondition(s)}`,
+    [runId],
+  );
+  return rowCount ?? 0;
+}
+
+/** The local purge: the run's dead items are dropped for good (kept as rows, marked purged). Returns how many. */
+export async function purgeDeadItems(pool: pg.Pool, schema: string, runId: string): Promise<number> {
+  const s = quoteIdentifier(schema);
+  const { rowCount } = await pool.query(
+    `UPDATE ${s}.items i SET purged_at = clock_timestamp()
+     WHERE run_id = $1 AND purged_at IS NULL AND ${notDone(s)} AND ${deadCondition(s)}`,
+    [runId],
+  );
+  return rowCount ?? 0;
 }

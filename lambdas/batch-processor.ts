@@ -90,8 +90,9 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
       durationMs: Date.now() - started,
     };
     await flushBatch(pool, deps.bookkeepingSchema, run.runId, entry);
-    await deleteMessages(deps.sqs, deps.queueUrl, settlement.done);
-    await releaseMessages(deps.sqs, deps.queueUrl, settlement.retries);
+    const stale = (await deleteMessages(deps.sqs, deps.queueUrl, settlement.done)) + (await releaseMessages(deps.sqs, deps.queueUrl, settlement.retries));
+    // Redelivered to another processor while this batch ran: that processor settles them (their effects are claimed).
+    if (stale > 0) telemetry.log('warn', 'messages received again during the batch', { runId: run.runId, batchId, stale });
 
     const depth = await queueDepth(deps.sqs, deps.queueUrl);
     const drained = messages.length === 0 && depth.visible + depth.inFlight + depth.delayed === 0;
@@ -132,11 +133,6 @@ function failureOf(runId: string, message: Message, item: WorkItem, error: unkno
 }
 
 function makeJobContext(pool: Pool, schema: string, runId: string, deadline: number, signal: AbortSignal): JobContext {
-  return {
-    runId,
-    db: asQueryable(pool),
-    deadline,
-    signal,
-    withItemTransaction: (item, fn) => runItemTransaction(pool, schema, item, fn, deadline - Date.now()),
-  };
+  const withTransaction: JobContext['withTransaction'] = (item, fn) => runItemTransaction(pool, schema, item, fn, deadline - Date.now());
+  return { runId, db: asQueryable(pool), deadline, signal, withTransaction, withItemTransaction: withTransaction };
 }

@@ -21,7 +21,7 @@ export async function runJob(job: JobDefinition, items: readonly WorkItem[], ctx
     } else {
       const { lo, hi } = item.range;
       try {
-        outcomes.push(await ctx.withItemTransaction(item, async (tx) => (await tx.query(job.sql, [lo, hi])).rowCount ?? 0));
+        outcomes.push(await ctx.withTransaction(item, async (tx) => (await tx.query(job.sql, [lo, hi])).rowCount ?? 0));
       } catch (error) {
         const reason = (error as { code?: string }).code === '57014' && Date.now() >= ctx.deadline ? DEADLINE_REASON : (error as Error).message;
         outcomes.push({ status: 'retry', reason, stack: (error as Error).stack });

@@ -25,6 +25,19 @@ function assertNoFailures(operation: string, failed: ReadonlyArray<{ Id?: string
   }
 }
 
+/**
+ * A receipt handle goes stale when the message's visibility timeout expired and it was received again (by another
+ * processor, in the middle of this batch) or became visible again. Nothing is lost: the message is still in the
+ * queue, and its next processing finds the effect claimed. So these entries are counted, never thrown.
+ */
+const STALE_HANDLE = /ReceiptHandleIsInvalid|MessageNotInflight/;
+
+function staleEntries(operation: string, failed: ReadonlyArray<{ Id?: string; Code?: string; Message?: string }> | undefined): number {
+  const stale = (failed ?? []).filter((f) => STALE_HANDLE.test(f.Code ?? ''));
+  assertNoFailures(operation, (failed ?? []).filter((f) => !stale.includes(f)));
+  return stale.length;
+}
+
 export async function sendItems(sqs: SQSClient, queueUrl: string, items: readonly WorkItem[]): Promise<void> {
   await Promise.all(
     chunks(items, SQS_BATCH).map(async (group) => {
@@ -72,29 +85,32 @@ export function receiveCount(message: Message): number {
   return Number(message.Attributes?.ApproximateReceiveCount ?? '1');
 }
 
-export async function deleteMessages(sqs: SQSClient, queueUrl: string, messages: readonly Message[]): Promise<void> {
-  await Promise.all(
+/** Deletes messages; returns how many had stale receipt handles (received again elsewhere: see STALE_HANDLE). */
+export async function deleteMessages(sqs: SQSClient, queueUrl: string, messages: readonly Message[]): Promise<number> {
+  const stale = await Promise.all(
     chunks(messages, SQS_BATCH).map(async (group) => {
       const result = await sqs.send(new DeleteMessageBatchCommand({
         QueueUrl: queueUrl,
         Entries: group.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
       }));
-      assertNoFailures('DeleteMessageBatch', result.Failed);
+      return staleEntries('DeleteMessageBatch', result.Failed);
     }),
   );
+  return stale.reduce((a, b) => a + b, 0);
 }
 
-/** Hands messages back for a later try, each after its own delay. */
-export async function releaseMessages(sqs: SQSClient, queueUrl: string, releases: ReadonlyArray<{ message: Message; delaySeconds: number }>): Promise<void> {
-  await Promise.all(
+/** Hands messages back for a later try, each after its own delay; returns how many had stale receipt handles. */
+export async function releaseMessages(sqs: SQSClient, queueUrl: string, releases: ReadonlyArray<{ message: Message; delaySeconds: number }>): Promise<number> {
+  const stale = await Promise.all(
     chunks(releases, SQS_BATCH).map(async (group) => {
       const result = await sqs.send(new ChangeMessageVisibilityBatchCommand({
         QueueUrl: queueUrl,
         Entries: group.map((r, i) => ({ Id: String(i), ReceiptHandle: r.message.ReceiptHandle, VisibilityTimeout: r.delaySeconds })),
       }));
-      assertNoFailures('ChangeMessageVisibilityBatch', result.Failed);
+      return staleEntries('ChangeMessageVisibilityBatch', result.Failed);
     }),
   );
+  return stale.reduce((a, b) => a + b, 0);
 }
 
 /** Moves a message that can never succeed to the DLQ at once, with its reason as an attribute. */

@@ -78,7 +78,7 @@ describe('the backfill command', () => {
       [1, 'backfill: --local: is required: `run` runs in this process; on AWS, start an execution (see the README)'],
       [1, 'backfill: --job: is required: the path of a .ts or .js job module'],
       [1, 'backfill: --time-scale: must be a number from 0 to 1000; got "fast"'],
-      [1, 'backfill: command: unknown command "explode"; known: demo, run, start, status, pause, resume, set, abort, report, schema'],
+      [1, 'backfill: command: unknown command "explode"; known: demo, run, start, status, pause, resume, set, abort, dlq, enqueue, report, schema'],
       [1, "backfill: Unknown option '--bogus'"],
     ]);
   });

@@ -101,11 +101,11 @@ describe('parseWorkItem', () => {
     // Prepare
     const cases: Array<[string | undefined, string]> = [
       ['not json', 'body is not JSON: "not json"'],
-      ['[1]', 'body must be a JSON object'],
-      ['{"v":2}', 'v must be 1; got 2'],
-      ['{"v":1,"dedupeKey":"k"}', 'runId must be a non-empty string'],
-      ['{"v":1,"runId":"r"}', 'dedupeKey must be a non-empty string of at most 512 characters'],
-      ['{"v":1,"runId":"r","dedupeKey":"k","range":{"lo":1,"hi":"2"}}', 'range.lo must be an integer written as a string; got 1'],
+      ['[1]', 'body must be a JSON object; got array [1]'],
+      ['{"v":2}', 'v must be 1; got number 2'],
+      ['{"v":1,"dedupeKey":"k"}', 'runId must be a string of letters, digits, _ . : - (at most 80); missing'],
+      ['{"v":1,"runId":"r"}', 'dedupeKey must be a non-empty string of at most 512 characters; missing'],
+      ['{"v":1,"runId":"r","dedupeKey":"k","range":{"lo":1,"hi":"2"}}', 'range.lo must be an integer written as a decimal string, e.g. "1001"; got number 1'],
       ['{"v":1,"runId":"r","dedupeKey":"k","range":{"lo":"5","hi":"5"}}', 'range.lo must be < range.hi; got [5, 5)'],
     ];
     // Act
