@@ -1,7 +1,7 @@
 // Runs one backfill variant in its own process, for the load benchmark: started under `nice`, so the control plane
 // (the embedded runtime's interpreter, local SQS, JSON) does not take CPU from Postgres. On AWS that work runs in
-// Step Functions, Lambda and SQS, not on the database host. Prints JSON lines: {"event"} while running (the
-// run's decisions and batches, with times on the shared clock), then {"result"}.
+// Step Functions, Lambda and SQS, not on the database host. Prints JSON lines: {"ready"} once the process is up,
+// {"event"} while running (the run's decisions and batches, with times on the shared clock), then {"result"}.
 import { makePool } from '../db/pool';
 import { adaptive, handBatched } from './variants';
 
@@ -14,6 +14,8 @@ const [variant, databaseUrl, inputJson = '{}'] = process.argv.slice(2);
 const now = () => performance.timeOrigin + performance.now();
 const print = (line: unknown) => process.stdout.write(`${JSON.stringify(line)}\n`);
 
+// Node and tsx are up: the measured window starts here, for both variants.
+print({ ready: now() });
 if (variant === 'hand') {
   const pool = makePool({ connectionString: databaseUrl, max: 2 });
   try {

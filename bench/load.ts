@@ -101,11 +101,29 @@ async function createOltpTables(pool: pg.Pool): Promise<void> {
   await pool.query('VACUUM ANALYZE bench_accounts');
 }
 
-/** Runs `fn` and returns its window [from, to) on the shared clock with its result. */
+/**
+ * Lets the database settle before a measured phase: a checkpoint, then no (auto)vacuum running and a quiet second,
+ * so a phase is not charged with what the previous one left behind (setup's bulk load, the last backfill's dead rows).
+ */
+async function settle(pool: pg.Pool): Promise<void> {
+  await pool.query('CHECKPOINT');
+  for (let waited = 0; waited < 120_000; waited += 250) {
+    const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_progress_vacuum');
+    if (rows[0].n === 0) break;
+    await sleep(250);
+  }
+  await sleep(1000);
+}
+
+/**
+ * Runs `fn` and returns its window [from, to) on the shared clock with its result. A child's window starts once
+ * its process is up (readyAt), so neither variant is charged with starting Node.
+ */
 async function window<T>(fn: () => Promise<T>): Promise<{ from: number; to: number; result: T }> {
   const from = now();
   const result = await fn();
-  return { from, to: now(), result };
+  const readyAt = (result as { readyAt?: number } | undefined)?.readyAt;
+  return { from: readyAt ?? from, to: now(), result };
 }
 
 export interface ChildEvent {
@@ -120,24 +138,26 @@ export interface ChildEvent {
  * Runs a variant in a child process under `nice` (see backfill-child.ts), both the hand loop and adaptive-backfill,
  * so neither one's client-side work competes with Postgres at the same priority. `onEvent` sees the run's events.
  */
-function runChild(variant: 'hand' | 'adaptive', url: string, input: object = {}, onEvent?: (event: ChildEvent) => void): Promise<Measured> {
+function runChild(variant: 'hand' | 'adaptive', url: string, input: object = {}, onEvent?: (event: ChildEvent) => void): Promise<Measured & { readyAt: number }> {
   return new Promise((resolve, reject) => {
     const child = spawn('nice', ['-n', '10', process.execPath, '--import', 'tsx', join(import.meta.dirname, 'backfill-child.ts'), variant, url, JSON.stringify(input)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let result: Measured | undefined;
+    let readyAt = now();
     let buffered = '';
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (chunk: string) => {
       buffered += chunk;
       let newline: number;
       while ((newline = buffered.indexOf('\n')) >= 0) {
-        const line = JSON.parse(buffered.slice(0, newline)) as { event?: ChildEvent; result?: Measured };
+        const line = JSON.parse(buffered.slice(0, newline)) as { ready?: number; event?: ChildEvent; result?: Measured };
         buffered = buffered.slice(newline + 1);
+        if (line.ready) readyAt = line.ready;
         if (line.event) onEvent?.(line.event);
         if (line.result) result = line.result;
       }
     });
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 && result ? resolve(result) : reject(new Error(`backfill-child ${variant} exited with ${code}`))));
+    child.on('exit', (code) => (code === 0 && result ? resolve({ ...result, readyAt }) : reject(new Error(`backfill-child ${variant} exited with ${code}`))));
   });
 }
 
@@ -167,27 +187,40 @@ try {
   const targetTps = capacity * loadFraction;
   load.openLoop(targetTps);
   console.log(`load: ${clients} clients, capacity ${Math.round(capacity)} tps, running at ${Math.round(targetTps)} tps (${loadFraction * 100}%)`);
-  await sleep(2000);
+  await settle(pool);
 
   const baselineWindow = await window(() => sleep(baselineSeconds * 1000));
   await resetTable(pool, rows);
+  await settle(pool);
   const handWindow = await window(() => runChild('hand', databaseUrl));
   if ((await remainingRows(pool)) !== 0) throw new Error('the hand loop left rows');
+  const afterHandWindow = await window(() => sleep(Math.min(5, baselineSeconds) * 1000));
   await resetTable(pool, rows);
-  const adaptiveWindow = await window(() => runChild('adaptive', databaseUrl, ADAPTIVE_INPUT));
+  await settle(pool);
+  const adaptiveEvents: ChildEvent[] = [];
+  const adaptiveWindow = await window(() => runChild('adaptive', databaseUrl, ADAPTIVE_INPUT, (event) => adaptiveEvents.push(event)));
   if ((await remainingRows(pool)) !== 0) throw new Error('adaptive-backfill left rows');
   const afterWindow = await window(() => sleep(Math.min(5, baselineSeconds) * 1000));
 
   // Reaction: a long-running query starts during a run and ends a few seconds later.
   await resetTable(pool, rows);
+  await settle(pool);
   const reaction = await measureReaction(databaseUrl);
 
   const samples = await load.collect();
+  // The load's p99 per second over the whole benchmark, with the phases and adaptive-backfill's decisions, to see
+  // what the latency did when (bench/load-timeline.json).
+  writeFileSync(join(ROOT, 'bench', 'load-timeline.json'), `${JSON.stringify({
+    phases: { baseline: baselineWindow, a: handWindow, afterA: afterHandWindow, b: adaptiveWindow, after: afterWindow },
+    decisions: adaptiveEvents,
+    p99PerSecond: perSecond(samples, baselineWindow.from, afterWindow.to),
+  })}\n`);
   const stats: Record<string, LatencyStats> = {
     baseline: latencyStats(samples, baselineWindow.from, baselineWindow.to),
     a: latencyStats(samples, handWindow.from, handWindow.to),
+    afterA: latencyStats(samples, afterHandWindow.from, afterHandWindow.to),
     b: latencyStats(samples, adaptiveWindow.from, adaptiveWindow.to),
-    after: latencyStats(samples, afterWindow.from, afterWindow.to),
+    afterB: latencyStats(samples, afterWindow.from, afterWindow.to),
   };
   const throughput = { a: rows / handWindow.result.seconds, b: rows / adaptiveWindow.result.seconds, bIdle: idleThroughput };
   const ratios = {
@@ -202,8 +235,9 @@ try {
     console.log(`${name.padEnd(10)} ${seconds.toFixed(1).padStart(7)} ${s.tps.toFixed(0).padStart(6)} ${s.p50Ms.toFixed(2).padStart(8)} ${s.p99Ms.toFixed(2).padStart(8)}   ${rate ? Math.round(rate).toLocaleString('en-US') : '-'}`);
   line('baseline', stats.baseline, (baselineWindow.to - baselineWindow.from) / 1000);
   line('a (hand)', stats.a, handWindow.result.seconds, throughput.a);
+  line('after a', stats.afterA, (afterHandWindow.to - afterHandWindow.from) / 1000);
   line('b (adapt)', stats.b, adaptiveWindow.result.seconds, throughput.b);
-  line('after', stats.after, (afterWindow.to - afterWindow.from) / 1000);
+  line('after b', stats.afterB, (afterWindow.to - afterWindow.from) / 1000);
   for (const [name, ratio] of Object.entries(ratios)) console.log(`${name.padEnd(34)} ${ratio.toFixed(2)}`);
   console.log(`reaction: long query started -> first batch held back ${fmt(reaction.holdSeconds)} s (threshold ${reaction.criticalSeconds} s); ended -> first batch resumed ${fmt(reaction.resumeSeconds)} s`);
   const met = { p99: ratios['p99(b)/p99(baseline)'] <= P99_TARGET, throughput: ratios['throughput(b)/throughput(b idle)'] >= THROUGHPUT_TARGET };
@@ -233,6 +267,16 @@ try {
   await embedded?.stop();
 }
 process.exit(0);
+
+/** [second since `from`, transactions, p99 ms] for each second of [from, to). */
+function perSecond(samples: Float64Array, from: number, to: number): Array<[number, number, number]> {
+  const out: Array<[number, number, number]> = [];
+  for (let t = from; t < to; t += 1000) {
+    const s = latencyStats(samples, t, t + 1000);
+    out.push([Math.round((t - from) / 1000), s.transactions, Math.round(s.p99Ms * 10) / 10]);
+  }
+  return out;
+}
 
 function fmt(seconds: number | null): string {
   return seconds === null ? 'n/a' : seconds.toFixed(2);
