@@ -1,5 +1,5 @@
 // The load benchmark: what a backfill costs the foreground traffic of a busy database.
-// npm run bench -- load [--rows N] [--clients N] [--load F] [--seconds S] [--input JSON]
+// npm run bench -- load [--rows N] [--clients N] [--load F] [--seconds S] [--repeat K] [--input JSON]
 //
 // An OLTP load (N clients, short read/write transactions on other tables, in a worker thread) runs against the
 // same Postgres throughout. Measured: its p50/p99 latency at baseline and while (a) a hand-written batched loop and
@@ -32,6 +32,7 @@ const { values } = parseArgs({
     load: { type: 'string', default: '0.5' },
     seconds: { type: 'string', default: '10' },
     input: { type: 'string', default: '{}' },
+    repeat: { type: 'string', default: '1' },
   },
 });
 const rows = Number(values.rows);
@@ -42,6 +43,8 @@ if (!Number.isInteger(rows) || rows < 1000) throw new Error(`--rows must be an i
 if (!Number.isInteger(clients) || clients < 1 || clients > 64) throw new Error(`--clients must be an integer from 1 to 64; got ${values.clients}`);
 if (!(loadFraction > 0 && loadFraction <= 1)) throw new Error(`--load must be a fraction of capacity in (0, 1]; got ${values.load}`);
 if (!(baselineSeconds >= 2 && baselineSeconds <= 600)) throw new Error(`--seconds must be from 2 to 600; got ${values.seconds}`);
+const repeat = Number(values.repeat);
+if (!Number.isInteger(repeat) || repeat < 1 || repeat > 10) throw new Error(`--repeat must be an integer from 1 to 10; got ${values.repeat}`);
 
 const ACCOUNTS = 100_000;
 const now = () => performance.timeOrigin + performance.now();
@@ -126,6 +129,21 @@ async function window<T>(fn: () => Promise<T>): Promise<{ from: number; to: numb
   return { from: readyAt ?? from, to: now(), result };
 }
 
+type Window<T> = { from: number; to: number; result: T };
+
+interface Round {
+  readonly baseline: Window<unknown>;
+  readonly a: Window<Measured>;
+  readonly afterA: Window<unknown>;
+  readonly b: Window<Measured>;
+  readonly afterB: Window<unknown>;
+  readonly events: ChildEvent[];
+}
+
+function median(xs: number[]): number {
+  return [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+}
+
 export interface ChildEvent {
   readonly type: 'decision' | 'batch';
   readonly at: number;
@@ -189,18 +207,25 @@ try {
   console.log(`load: ${clients} clients, capacity ${Math.round(capacity)} tps, running at ${Math.round(targetTps)} tps (${loadFraction * 100}%)`);
   await settle(pool);
 
-  const baselineWindow = await window(() => sleep(baselineSeconds * 1000));
-  await resetTable(pool, rows);
-  await settle(pool);
-  const handWindow = await window(() => runChild('hand', databaseUrl));
-  if ((await remainingRows(pool)) !== 0) throw new Error('the hand loop left rows');
-  const afterHandWindow = await window(() => sleep(Math.min(5, baselineSeconds) * 1000));
-  await resetTable(pool, rows);
-  await settle(pool);
-  const adaptiveEvents: ChildEvent[] = [];
-  const adaptiveWindow = await window(() => runChild('adaptive', databaseUrl, ADAPTIVE_INPUT, (event) => adaptiveEvents.push(event)));
-  if ((await remainingRows(pool)) !== 0) throw new Error('adaptive-backfill left rows');
-  const afterWindow = await window(() => sleep(Math.min(5, baselineSeconds) * 1000));
+  // Measured rounds: baseline, (a), what (a) left behind, (b), what (b) left behind; each backfill on a fresh table
+  // after the database settled. Medians over the rounds: one checkpoint or autovacuum can move a single p99.
+  const rounds: Round[] = [];
+  for (let i = 0; i < repeat; i += 1) {
+    const baseline = await window(() => sleep(baselineSeconds * 1000));
+    await resetTable(pool, rows);
+    await settle(pool);
+    const a = await window(() => runChild('hand', databaseUrl));
+    if ((await remainingRows(pool)) !== 0) throw new Error('the hand loop left rows');
+    const afterA = await window(() => sleep(Math.min(5, baselineSeconds) * 1000));
+    await resetTable(pool, rows);
+    await settle(pool);
+    const events: ChildEvent[] = [];
+    const b = await window(() => runChild('adaptive', databaseUrl, ADAPTIVE_INPUT, (event) => events.push(event)));
+    if ((await remainingRows(pool)) !== 0) throw new Error('adaptive-backfill left rows');
+    const afterB = await window(() => sleep(Math.min(5, baselineSeconds) * 1000));
+    rounds.push({ baseline, a, afterA, b, afterB, events });
+    await settle(pool);
+  }
 
   // Reaction: a long-running query starts during a run and ends a few seconds later.
   await resetTable(pool, rows);
@@ -208,37 +233,53 @@ try {
   const reaction = await measureReaction(databaseUrl);
 
   const samples = await load.collect();
-  // The load's p99 per second over the whole benchmark, with the phases and adaptive-backfill's decisions, to see
-  // what the latency did when (bench/load-timeline.json).
+  // The load's p99 per second over the last round, with its phases and adaptive-backfill's decisions, to see what
+  // the latency did when (bench/load-timeline.json).
+  const last = rounds.at(-1)!;
   writeFileSync(join(ROOT, 'bench', 'load-timeline.json'), `${JSON.stringify({
-    phases: { baseline: baselineWindow, a: handWindow, afterA: afterHandWindow, b: adaptiveWindow, after: afterWindow },
-    decisions: adaptiveEvents,
-    p99PerSecond: perSecond(samples, baselineWindow.from, afterWindow.to),
+    phases: { baseline: last.baseline, a: last.a, afterA: last.afterA, b: last.b, after: last.afterB },
+    decisions: last.events,
+    p99PerSecond: perSecond(samples, last.baseline.from, last.afterB.to),
   })}\n`);
-  const stats: Record<string, LatencyStats> = {
-    baseline: latencyStats(samples, baselineWindow.from, baselineWindow.to),
-    a: latencyStats(samples, handWindow.from, handWindow.to),
-    afterA: latencyStats(samples, afterHandWindow.from, afterHandWindow.to),
-    b: latencyStats(samples, adaptiveWindow.from, adaptiveWindow.to),
-    afterB: latencyStats(samples, afterWindow.from, afterWindow.to),
-  };
-  const throughput = { a: rows / handWindow.result.seconds, b: rows / adaptiveWindow.result.seconds, bIdle: idleThroughput };
-  const ratios = {
-    'p99(a)/p99(baseline)': stats.a.p99Ms / stats.baseline.p99Ms,
-    'p99(b)/p99(baseline)': stats.b.p99Ms / stats.baseline.p99Ms,
-    'throughput(b)/throughput(b idle)': throughput.b / throughput.bIdle,
-    'throughput(b)/throughput(a)': throughput.b / throughput.a,
-  };
-  console.log(`\n${rows.toLocaleString('en-US')} rows; Postgres ${version}; ${clients} clients at ${Math.round(targetTps)} tps`);
+  const measured = rounds.map((r) => {
+    const stats = {
+      baseline: latencyStats(samples, r.baseline.from, r.baseline.to),
+      a: latencyStats(samples, r.a.from, r.a.to),
+      afterA: latencyStats(samples, r.afterA.from, r.afterA.to),
+      b: latencyStats(samples, r.b.from, r.b.to),
+      afterB: latencyStats(samples, r.afterB.from, r.afterB.to),
+    };
+    const throughput = { a: rows / r.a.result.seconds, b: rows / r.b.result.seconds, bIdle: idleThroughput };
+    return {
+      stats,
+      seconds: { baseline: (r.baseline.to - r.baseline.from) / 1000, a: r.a.result.seconds, afterA: (r.afterA.to - r.afterA.from) / 1000, b: r.b.result.seconds, afterB: (r.afterB.to - r.afterB.from) / 1000 },
+      throughput,
+      ratios: {
+        'p99(a)/p99(baseline)': stats.a.p99Ms / stats.baseline.p99Ms,
+        'p99(b)/p99(baseline)': stats.b.p99Ms / stats.baseline.p99Ms,
+        'throughput(b)/throughput(b idle)': throughput.b / throughput.bIdle,
+        'throughput(b)/throughput(a)': throughput.b / throughput.a,
+      },
+    };
+  });
+  const med = (pick: (m: (typeof measured)[number]) => number) => median(measured.map(pick));
+  const phases = ['baseline', 'a', 'afterA', 'b', 'afterB'] as const;
+  const stats = Object.fromEntries(phases.map((p) => [p, {
+    transactions: med((m) => m.stats[p].transactions), tps: med((m) => m.stats[p].tps), p50Ms: med((m) => m.stats[p].p50Ms), p99Ms: med((m) => m.stats[p].p99Ms), maxMs: med((m) => m.stats[p].maxMs),
+  }])) as Record<(typeof phases)[number], LatencyStats>;
+  const seconds = Object.fromEntries(phases.map((p) => [p, med((m) => m.seconds[p])])) as Record<(typeof phases)[number], number>;
+  const throughput = { a: med((m) => m.throughput.a), b: med((m) => m.throughput.b), bIdle: idleThroughput };
+  const ratios = Object.fromEntries(Object.keys(measured[0].ratios).map((k) => [k, med((m) => m.ratios[k as keyof typeof m.ratios])])) as (typeof measured)[number]['ratios'];
+  console.log(`\n${rows.toLocaleString('en-US')} rows; Postgres ${version}; ${clients} clients at ${Math.round(targetTps)} tps; median of ${repeat} round${repeat === 1 ? '' : 's'}`);
   console.log('phase       seconds   tps     p50 ms   p99 ms   backfill rows/s');
-  const line = (name: string, s: LatencyStats, seconds: number, rate?: number) =>
-    console.log(`${name.padEnd(10)} ${seconds.toFixed(1).padStart(7)} ${s.tps.toFixed(0).padStart(6)} ${s.p50Ms.toFixed(2).padStart(8)} ${s.p99Ms.toFixed(2).padStart(8)}   ${rate ? Math.round(rate).toLocaleString('en-US') : '-'}`);
-  line('baseline', stats.baseline, (baselineWindow.to - baselineWindow.from) / 1000);
-  line('a (hand)', stats.a, handWindow.result.seconds, throughput.a);
-  line('after a', stats.afterA, (afterHandWindow.to - afterHandWindow.from) / 1000);
-  line('b (adapt)', stats.b, adaptiveWindow.result.seconds, throughput.b);
-  line('after b', stats.afterB, (afterWindow.to - afterWindow.from) / 1000);
-  for (const [name, ratio] of Object.entries(ratios)) console.log(`${name.padEnd(34)} ${ratio.toFixed(2)}`);
+  const line = (name: string, s: LatencyStats, secs: number, rate?: number) =>
+    console.log(`${name.padEnd(10)} ${secs.toFixed(1).padStart(7)} ${s.tps.toFixed(0).padStart(6)} ${s.p50Ms.toFixed(2).padStart(8)} ${s.p99Ms.toFixed(2).padStart(8)}   ${rate ? Math.round(rate).toLocaleString('en-US') : '-'}`);
+  line('baseline', stats.baseline, seconds.baseline);
+  line('a (hand)', stats.a, seconds.a, throughput.a);
+  line('after a', stats.afterA, seconds.afterA);
+  line('b (adapt)', stats.b, seconds.b, throughput.b);
+  line('after b', stats.afterB, seconds.afterB);
+  for (const [name, ratio] of Object.entries(ratios)) console.log(`${name.padEnd(34)} ${ratio.toFixed(2)}   (rounds: ${measured.map((m) => m.ratios[name as keyof typeof m.ratios].toFixed(2)).join(', ')})`);
   console.log(`reaction: long query started -> first batch held back ${fmt(reaction.holdSeconds)} s (threshold ${reaction.criticalSeconds} s); ended -> first batch resumed ${fmt(reaction.resumeSeconds)} s`);
   const met = { p99: ratios['p99(b)/p99(baseline)'] <= P99_TARGET, throughput: ratios['throughput(b)/throughput(b idle)'] >= THROUGHPUT_TARGET };
   console.log(`target p99(b) <= ${P99_TARGET} x baseline: ${met.p99 ? 'PASS' : 'MISS'}; throughput(b) >= ${THROUGHPUT_TARGET} x idle: ${met.throughput ? 'PASS' : 'MISS'}`);
@@ -247,6 +288,7 @@ try {
     date: new Date().toISOString(),
     rows,
     clients,
+    repeat,
     node: process.version,
     postgres: version,
     database: embedded ? 'embedded' : 'DATABASE_URL',
@@ -254,9 +296,10 @@ try {
     targetTps,
     adaptiveInput: ADAPTIVE_INPUT,
     latency: stats,
-    seconds: { a: handWindow.result.seconds, b: adaptiveWindow.result.seconds, bIdle: idleRun.result.seconds },
+    seconds: { ...seconds, bIdle: idleRun.result.seconds },
     throughputRowsPerSecond: throughput,
     ratios,
+    rounds: measured,
     reaction,
     targets: { 'p99(b)/p99(baseline)': P99_TARGET, 'throughput(b)/throughput(b idle)': THROUGHPUT_TARGET, met },
   }, null, 2)}\n`);
