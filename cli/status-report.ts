@@ -1,7 +1,8 @@
 import type { HealthCheckResult } from '../core/health';
 import { describeKnobs } from '../core/live-knobs';
 import type { RunSettingsOverrides } from '../core/settings';
-import type { BatchEntry, ItemCounts, RunView } from '../db/controls';
+import type { BatchEntry, RunView } from '../db/controls';
+import type { ItemCounts } from '../db/items';
 import type { RunTotals } from '../db/totals';
 
 /** Rate and ETA come from the batches of this last stretch of the run. */

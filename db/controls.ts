@@ -117,45 +117,6 @@ export async function updateKnobs(
   });
 }
 
-export interface ItemCounts {
-  /** Work items the run was given (planned, and enqueued later). */
-  readonly recorded: number;
-  readonly done: number;
-  /** Items whose last failure was final, not redriven since, and never done: in the DLQ. */
-  readonly dead: number;
-  /** Neither done nor dead nor purged: in the work queue, in flight, or waiting out a retry delay. */
-  readonly outstanding: number;
-  readonly purged: number;
-}
-
-/**
- * Where a run's items are, counted in the database in one query. The same rules as
- * readOutstandingItems and readDeadItems in items.ts; a test holds the counts to those lists.
- */
-export async function countItems(pool: pg.Pool, schema: string, runId: string): Promise<ItemCounts> {
-  const s = quoteIdentifier(schema);
-  // Dead: a final failure after the item was last requeued, i.e. its latest final failure is later. Joins (hashed)
-  // rather than a probe per item: 100,000 items count in tens of milliseconds.
-  const { rows } = await pool.query(
-    `WITH state AS (
-       SELECT d.dedupe_key IS NOT NULL AS done, i.purged_at IS NOT NULL AS purged,
-              COALESCE(f.last_final > COALESCE(i.requeued_at, '-infinity'), false) AS failed_finally
-       FROM ${s}.items i
-       LEFT JOIN ${s}.done_items d ON d.run_id = i.run_id AND d.dedupe_key = i.dedupe_key
-       LEFT JOIN (SELECT dedupe_key, max(failed_at) AS last_final FROM ${s}.failures WHERE run_id = $1 AND final GROUP BY dedupe_key) f
-              ON f.dedupe_key = i.dedupe_key
-       WHERE i.run_id = $1)
-     SELECT count(*)::int AS recorded,
-            count(*) FILTER (WHERE done)::int AS done,
-            count(*) FILTER (WHERE NOT done AND NOT purged AND failed_finally)::int AS dead,
-            count(*) FILTER (WHERE NOT done AND NOT purged AND NOT failed_finally)::int AS outstanding,
-            count(*) FILTER (WHERE NOT done AND purged)::int AS purged
-     FROM state`,
-    [runId],
-  );
-  return rows[0] as ItemCounts;
-}
-
 export interface BatchEntry {
   readonly at: string;
   readonly received: number;

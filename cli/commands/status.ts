@@ -1,5 +1,6 @@
 import { InvalidInputError } from '../../core/errors';
-import { countItems, listRecentRuns, readLastQueueSeen, readRecentBatches, readRun, type RunView } from '../../db/controls';
+import { listRecentRuns, readLastQueueSeen, readRecentBatches, readRun, type RunView } from '../../db/controls';
+import { countItems } from '../../db/items';
 import { readRunTotals } from '../../db/totals';
 import { isLocalExecution } from '../../local/run-local';
 import { localEnv } from '../../local/env';
