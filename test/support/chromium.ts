@@ -51,7 +51,13 @@ export async function inspectPage<T>(file: string, expression: string, timeoutMs
     await Promise.race([cdp.send('Browser.close').catch(() => undefined), new Promise((r) => setTimeout(r, 2000))]);
     if (child.exitCode === null) child.kill('SIGKILL');
     await new Promise((resolve) => (child.exitCode !== null ? resolve(undefined) : child.once('exit', resolve)));
-    rmSync(profile, { recursive: true, force: true });
+    // Chromium's helper processes can still be writing to the profile for a moment after the browser exits
+    // (ENOTEMPTY): retry, and leave a stray temp directory rather than fail the test over housekeeping.
+    try {
+      rmSync(profile, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
+    } catch (error) {
+      process.emitWarning(`could not remove chromium's profile ${profile}: ${(error as Error).message}`);
+    }
   }
 }
 
