@@ -25,7 +25,13 @@ export const MAX_DEDUPE_KEY_LENGTH = 512;
 
 /** The execution input's runId rule: an item names a run that can be started. */
 const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,79}$/;
-const INTEGER = /^-?\d{1,20}$/;
+const DECIMAL = /^-?\d+$/;
+/** Range ends are compared with the job's key column, at most a Postgres bigint. */
+const BIGINT_DIGITS = 19;
+const BIGINT_MIN = -(2n ** 63n);
+const BIGINT_MAX = 2n ** 63n - 1n;
+/** The prefix of the planner's dedupe keys; a key with it names exactly its item's range (rangeDedupeKey). */
+const RANGE_KEY_PREFIX = 'range:';
 
 /** Checks a run id given on the command line against the same rule; the error names the flag. */
 export function assertRunId(flag: string, runId: string): string {
@@ -33,8 +39,9 @@ export function assertRunId(flag: string, runId: string): string {
   return runId;
 }
 
+/** `range:LO-HI`, the integers written plainly (no leading zeros), so one range always has one key. */
 export function rangeDedupeKey(range: KeyRange): string {
-  return `range:${range.lo}-${range.hi}`;
+  return `${RANGE_KEY_PREFIX}${BigInt(range.lo)}-${BigInt(range.hi)}`;
 }
 
 export function makeRangeItem(runId: string, range: KeyRange): WorkItem {
@@ -75,12 +82,38 @@ export function checkWorkItem(value: unknown): WorkItem {
   if (item.range !== undefined) {
     const range = item.range as Record<string, unknown>;
     if (typeof range !== 'object' || range === null || Array.isArray(range)) throw new MalformedWorkItemError(`range must be { "lo": "...", "hi": "..." }; ${described(range)}`);
-    for (const end of ['lo', 'hi'] as const) {
-      if (typeof range[end] !== 'string' || !INTEGER.test(range[end] as string)) {
-        throw new MalformedWorkItemError(`range.${end} must be an integer written as a decimal string, e.g. "1001"; ${described(range[end])}`);
-      }
-    }
-    if (BigInt(range.lo as string) >= BigInt(range.hi as string)) throw new MalformedWorkItemError(`range.lo must be < range.hi; got [${range.lo}, ${range.hi})`);
+    const lo = checkRangeEnd('lo', range.lo);
+    const hi = checkRangeEnd('hi', range.hi);
+    if (lo >= hi) throw new MalformedWorkItemError(`range.lo must be < range.hi; got [${range.lo}, ${range.hi})`);
   }
+  checkRangeKey(item.dedupeKey, item.range as KeyRange | undefined);
   return value as WorkItem;
+}
+
+/** A range end: an integer as a decimal string that fits a bigint, else the item is malformed at once. */
+function checkRangeEnd(end: 'lo' | 'hi', value: unknown): bigint {
+  if (typeof value !== 'string' || !DECIMAL.test(value)) {
+    throw new MalformedWorkItemError(`range.${end} must be an integer written as a decimal string, e.g. "1001"; ${described(value)}`);
+  }
+  const n = value.replace('-', '').length <= BIGINT_DIGITS ? BigInt(value) : undefined;
+  if (n === undefined || n < BIGINT_MIN || n > BIGINT_MAX) {
+    throw new MalformedWorkItemError(`range.${end} must fit a bigint (${BIGINT_MIN} to ${BIGINT_MAX}, at most ${BIGINT_DIGITS} digits); ${described(value)}`);
+  }
+  return n;
+}
+
+/**
+ * A `range:` key is the planner's and names exactly its item's range: a producer's item with another range under
+ * such a key would be skipped as a duplicate of the planner's item (SQL jobs claim the key, then run the range).
+ */
+function checkRangeKey(dedupeKey: string, range: KeyRange | undefined): void {
+  if (!dedupeKey.startsWith(RANGE_KEY_PREFIX)) return;
+  const hint = 'give a producer\'s own keys another prefix';
+  if (range === undefined) {
+    throw new MalformedWorkItemError(`dedupeKey ${JSON.stringify(dedupeKey)} names a range, but the item has none: a "range:" key is "range:LO-HI" of its item's range; ${hint}`);
+  }
+  const expected = rangeDedupeKey(range);
+  if (dedupeKey !== expected) {
+    throw new MalformedWorkItemError(`dedupeKey ${JSON.stringify(dedupeKey)} does not name the item's range [${range.lo}, ${range.hi}): a "range:" key must be exactly ${JSON.stringify(expected)}; ${hint}`);
+  }
 }

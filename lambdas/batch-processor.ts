@@ -11,7 +11,7 @@ import { asQueryable, type Pool } from '../db/pool';
 import { deadLetter, deleteMessages, queueDepth, receiveCount, receiveMessages, releaseMessages } from '../queue/work-queue';
 import type { HandlerDeps, RunContext } from './deps';
 import { makeOutcome, type RunOutcome } from './outcome';
-import { itemsToRun, retryDelaySeconds, settle, type ParsedMessage } from './settle';
+import { retryDelaySeconds, settle, triage, type ParsedMessage, type RunnableMessage, type Triage } from './settle';
 import { runJob } from './run-job';
 import { recordBatchFailed, recordBatchMetrics, silentTelemetry } from './telemetry';
 
@@ -54,8 +54,10 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
     } catch (error) {
       throw new BatchFailedError(`receiving from the work queue failed: ${(error as Error).message}`, { cause: error });
     }
-    const parsed = messages.map((message) => parseMessage(message));
-    const valid = itemsToRun(run.runId, parsed);
+    const sorted = triage(run.runId, messages.map((message) => parseMessage(message)));
+    // Settled before the job runs, so a batch that fails as a whole still leaves them in the DLQ with their reason.
+    const staleUnneeded = await settleUnneeded(deps, pool, run.runId, sorted);
+    const valid = sorted.toRun;
     let outcomes: readonly ItemOutcome[];
     const abort = new AbortController();
     const abortAtDeadline = setTimeout(() => abort.abort(), Math.max(0, deadline - Date.now()));
@@ -63,34 +65,37 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
       outcomes = await runJob(deps.job, valid.map((p) => p.item), makeJobContext(pool, deps.bookkeepingSchema, run.runId, deadline, abort.signal));
     } catch (error) {
       // The batch failed as a whole: its items become visible again after their delay; the run goes on.
-      await releaseMessages(deps.sqs, deps.queueUrl, valid.map((p) => ({ message: p.message, delaySeconds: retryDelaySeconds(receiveCount(p.message)) })));
-      await recordFailures(pool, deps.bookkeepingSchema, valid.map((p) => failureOf(run.runId, p.message, p.item, error, receiveCount(p.message) >= deps.maxReceiveCount)));
-      telemetry.log('error', 'batch failed', { runId: run.runId, batchId, items: valid.length, error: (error as Error).message, stack: (error as Error).stack });
-      recordBatchFailed(telemetry);
+      const cleanupErrors = await releaseFailedBatch(deps, pool, run.runId, valid, error);
+      const e = asError(error);
+      telemetry.log('error', 'batch failed', { runId: run.runId, batchId, items: valid.length, deadLettered: sorted.malformed, ...(sorted.foreign > 0 ? { foreign: sorted.foreign } : {}), error: e.message, stack: e.stack });
+      // The job's error stays the one thrown: a failing cleanup is logged, never put in its place.
+      for (const cleanup of cleanupErrors) telemetry.log('error', 'settling the failed batch failed', { runId: run.runId, batchId, step: cleanup.step, error: cleanup.error.message, stack: cleanup.error.stack });
+      recordBatchFailed(telemetry, sorted.malformed);
       telemetry.flush();
-      throw new BatchFailedError(`batch of ${valid.length} items failed: ${(error as Error).message}`, { cause: error });
+      throw new BatchFailedError(`batch of ${valid.length} items failed: ${e.message}`, { cause: error });
     } finally {
       clearTimeout(abortAtDeadline);
     }
 
-    const settlement = settle(run.runId, parsed, outcomes, deps.maxReceiveCount);
+    const settlement = settle(run.runId, valid, outcomes, deps.maxReceiveCount);
     // Dead letters are copied before their originals are deleted, and effects are made durable before any
     // delete: a crash in between can duplicate a message, never lose one.
     await Promise.all(settlement.deadLetters.map((d) => deadLetter(deps.sqs, deps.deadLetterQueueUrl, d.message, d.reason)));
     await recordFailures(pool, deps.bookkeepingSchema, settlement.failures);
+    const deadLettered = sorted.malformed + settlement.deadLettered;
     const entry = messages.length === 0 ? undefined : {
       batchId,
       batchSize: event.batchSize,
       received: messages.length,
       succeeded: settlement.succeeded,
       retried: settlement.retries.length,
-      deadLettered: settlement.deadLettered,
-      ...(settlement.foreign > 0 ? { foreign: settlement.foreign } : {}),
+      deadLettered,
+      ...(sorted.foreign > 0 ? { foreign: sorted.foreign } : {}),
       rowsAffected: settlement.rowsAffected,
       durationMs: Date.now() - started,
     };
     await flushBatch(pool, deps.bookkeepingSchema, run.runId, entry);
-    const stale = (await deleteMessages(deps.sqs, deps.queueUrl, settlement.done)) + (await releaseMessages(deps.sqs, deps.queueUrl, settlement.retries));
+    const stale = staleUnneeded + (await deleteMessages(deps.sqs, deps.queueUrl, settlement.done)) + (await releaseMessages(deps.sqs, deps.queueUrl, settlement.retries));
     // Redelivered to another processor while this batch ran: that processor settles them (their effects are claimed).
     if (stale > 0) telemetry.log('warn', 'messages received again during the batch', { runId: run.runId, batchId, stale });
 
@@ -101,7 +106,7 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
       received: messages.length,
       succeeded: settlement.succeeded,
       retried: settlement.retries.length,
-      deadLettered: settlement.deadLettered,
+      deadLettered,
       rowsAffected: settlement.rowsAffected,
       durationMs: Date.now() - started,
       queue: { visible: depth.visible, inFlight: depth.inFlight + depth.delayed },
@@ -127,9 +132,42 @@ function parseMessage(message: Message): ParsedMessage {
   }
 }
 
+/**
+ * Dead-letters the messages the job never needs (malformed, or of another run) before it runs: each is copied to
+ * the DLQ with its reason and its failure made durable before its original is deleted. Returns the stale handles.
+ */
+async function settleUnneeded(deps: HandlerDeps, pool: Pool, runId: string, sorted: Triage): Promise<number> {
+  if (sorted.deadLetters.length === 0) return 0;
+  await Promise.all(sorted.deadLetters.map((d) => deadLetter(deps.sqs, deps.deadLetterQueueUrl, d.message, d.reason)));
+  await recordFailures(pool, deps.bookkeepingSchema, sorted.failures);
+  await flushBatch(pool, deps.bookkeepingSchema, runId);
+  return deleteMessages(deps.sqs, deps.queueUrl, sorted.deadLetters.map((d) => d.message));
+}
+
+/**
+ * Hands a failed batch's items back, each after its delay, and records the job's error against each. Both steps
+ * are tried whatever the other does; what fails is returned for the log, so the job's own error stays the one thrown.
+ */
+async function releaseFailedBatch(deps: HandlerDeps, pool: Pool, runId: string, valid: readonly RunnableMessage[], error: unknown): Promise<Array<{ step: string; error: Error }>> {
+  const steps = {
+    'releasing its messages': async () => releaseMessages(deps.sqs, deps.queueUrl, valid.map((p) => ({ message: p.message, delaySeconds: retryDelaySeconds(receiveCount(p.message)) }))),
+    'recording its failures': async () => recordFailures(pool, deps.bookkeepingSchema, valid.map((p) => failureOf(runId, p.message, p.item, error, receiveCount(p.message) >= deps.maxReceiveCount))),
+  };
+  const results = await Promise.allSettled(Object.values(steps).map((step) => step()));
+  return Object.keys(steps).flatMap((step, i) => {
+    const result = results[i];
+    return result.status === 'rejected' ? [{ step, error: asError(result.reason) }] : [];
+  });
+}
+
+/** Anything thrown, as an Error (a job may throw a string, or nothing at all). */
+function asError(thrown: unknown): Error {
+  return thrown instanceof Error ? thrown : new Error(String(thrown));
+}
+
 function failureOf(runId: string, message: Message, item: WorkItem, error: unknown, final: boolean): FailureRecord {
-  const e = error as Error;
-  return { runId, dedupeKey: item.dedupeKey, messageId: message.MessageId, attempt: receiveCount(message), error: e.message ?? String(error), stack: e.stack, final };
+  const e = asError(error);
+  return { runId, dedupeKey: item.dedupeKey, messageId: message.MessageId, attempt: receiveCount(message), error: e.message, stack: e.stack, final };
 }
 
 function makeJobContext(pool: Pool, schema: string, runId: string, deadline: number, signal: AbortSignal): JobContext {

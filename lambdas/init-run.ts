@@ -6,6 +6,7 @@ import { assertHealthFitsJob } from '../core/job-health';
 import { resolveSettings, validateOverrides, type RunSettingsOverrides } from '../core/settings';
 import { makeRangeItem, type WorkItem } from '../core/work-item';
 import { recordItems } from '../db/items';
+import type { Pool } from '../db/pool';
 import { appendExecution, markPlanned, upsertRun } from '../db/runs';
 import { ensureBookkeeping } from '../db/schema';
 import { assertPlannableSource, planRanges } from '../db/planner';
@@ -43,7 +44,7 @@ export function makeInitRunHandler(deps: HandlerDeps) {
     const record = await upsertRun(pool, deps.bookkeepingSchema, parsed.runId, deps.job.name, settings, { continuation: parsed.carry !== undefined });
     let plannedItems = record.plannedItems;
     if (plannedItems === null) {
-      plannedItems = deps.job.source ? await planIntoQueue(deps, parsed.runId, settings.chunkSize) : 0;
+      plannedItems = deps.job.source ? await planIntoQueue(deps, pool, parsed.runId, settings.chunkSize) : 0;
       await markPlanned(pool, deps.bookkeepingSchema, parsed.runId, plannedItems);
     }
     await appendExecution(pool, deps.bookkeepingSchema, parsed.runId, event.executionId);
@@ -59,9 +60,10 @@ export function makeInitRunHandler(deps: HandlerDeps) {
 /**
  * Streams ranges from the planner to the queue, a few hundred at a time, each group recorded in the run's items
  * before it is sent (a crash in between re-plans: the items are kept once, duplicate messages change nothing).
+ * It takes Init's pool rather than asking getPool() again: a second call may replace the cached pool and close
+ * the one Init goes on using.
  */
-async function planIntoQueue(deps: HandlerDeps, runId: string, chunkSize: number): Promise<number> {
-  const pool = await deps.getPool();
+async function planIntoQueue(deps: HandlerDeps, pool: Pool, runId: string, chunkSize: number): Promise<number> {
   let pending: WorkItem[] = [];
   let planned = 0;
   const flush = async () => {

@@ -5,22 +5,39 @@ import type { FailureRecord } from '../db/failures';
 import { receiveCount } from '../queue/work-queue';
 
 export type ParsedMessage = { readonly message: Message; readonly item: WorkItem } | { readonly message: Message; readonly reason: string };
+export type RunnableMessage = { readonly message: Message; readonly item: WorkItem };
+export type DeadLetter = { readonly message: Message; readonly reason: string };
 
-/** What to do with every message of a batch, decided without I/O. */
+/**
+ * A batch sorted before the job runs: the items it runs on, and the messages it never needs (malformed, or of
+ * another run). Those are settled first, so they end in the DLQ with their reason whatever happens to the job.
+ */
+export interface Triage {
+  /** The items the job runs on: parsed, and of this run, in the batch's order. settle() pairs its outcomes with them. */
+  readonly toRun: RunnableMessage[];
+  /** Copy to the DLQ with the reason, then delete: they can never succeed here. */
+  readonly deadLetters: DeadLetter[];
+  /** One final failure per dead letter (a foreign item's under its own run). */
+  readonly failures: FailureRecord[];
+  /** Malformed bodies among the dead letters. */
+  readonly malformed: number;
+  /** Items of another run among the dead letters (see foreignRunReason). */
+  readonly foreign: number;
+}
+
+/** What to do with every message the job ran on, decided from its outcome without I/O. */
 export interface Settlement {
   /** Delete from the work queue: succeeded, or already copied to the DLQ. */
   readonly done: Message[];
   /** Copy to the DLQ with the reason first (they can never succeed). */
-  readonly deadLetters: Array<{ readonly message: Message; readonly reason: string }>;
+  readonly deadLetters: DeadLetter[];
   /** Hand back for a later try, each after its delay. */
   readonly retries: Array<{ readonly message: Message; readonly delaySeconds: number }>;
   readonly failures: FailureRecord[];
   readonly succeeded: number;
   readonly rowsAffected: number;
-  /** Sent to the DLQ now, plus retries on their last receive (SQS moves those itself); not counting `foreign`. */
+  /** Sent to the DLQ now, plus retries on their last receive (SQS moves those itself). */
   readonly deadLettered: number;
-  /** Items of another run, sent to the DLQ untouched (see foreignRunReason). */
-  readonly foreign: number;
 }
 
 /**
@@ -35,9 +52,27 @@ export function foreignRunReason(runId: string, item: WorkItem): string | undefi
   return `belongs to run ${item.runId}, not ${runId} (the run executing); redrive it when run ${item.runId} runs again`;
 }
 
-/** The items the job runs on: parsed, and of this run. settle() pairs its outcomes with them, in order. */
-export function itemsToRun(runId: string, parsed: readonly ParsedMessage[]): Array<{ readonly message: Message; readonly item: WorkItem }> {
-  return parsed.filter((p): p is { message: Message; item: WorkItem } => 'item' in p && foreignRunReason(runId, p.item) === undefined);
+/** Sorts a batch into the items the job runs on and the dead letters it never needs, without I/O. */
+export function triage(runId: string, parsed: readonly ParsedMessage[]): Triage {
+  const t: { -readonly [K in keyof Triage]: Triage[K] } = { toRun: [], deadLetters: [], failures: [], malformed: 0, foreign: 0 };
+  for (const p of parsed) {
+    const base = { runId, messageId: p.message.MessageId, attempt: receiveCount(p.message) };
+    if ('reason' in p) {
+      t.deadLetters.push({ message: p.message, reason: p.reason });
+      t.failures.push({ ...base, error: p.reason, final: true });
+      t.malformed += 1;
+      continue;
+    }
+    const foreign = foreignRunReason(runId, p.item);
+    if (foreign === undefined) {
+      t.toRun.push(p);
+      continue;
+    }
+    t.deadLetters.push({ message: p.message, reason: foreign });
+    t.failures.push({ ...base, runId: p.item.runId, dedupeKey: p.item.dedupeKey, error: foreign, final: true });
+    t.foreign += 1;
+  }
+  return t;
 }
 
 /** Delay before a retried item is visible again: doubles with each receive, capped at a minute. */
@@ -45,27 +80,13 @@ export function retryDelaySeconds(attempt: number): number {
   return Math.min(60, 2 ** Math.max(0, attempt - 1));
 }
 
-/** Pairs each parsed message with its outcome (the itemsToRun, in order) and decides its fate. */
-export function settle(runId: string, parsed: readonly ParsedMessage[], outcomes: readonly ItemOutcome[], maxReceiveCount: number): Settlement {
-  const s: { -readonly [K in keyof Settlement]: Settlement[K] } = { done: [], deadLetters: [], retries: [], failures: [], succeeded: 0, rowsAffected: 0, deadLettered: 0, foreign: 0 };
-  let next = 0;
-  for (const p of parsed) {
+/** Pairs each item the job ran on (triage's toRun, in order) with its outcome and decides its fate. */
+export function settle(runId: string, toRun: readonly RunnableMessage[], outcomes: readonly ItemOutcome[], maxReceiveCount: number): Settlement {
+  const s: { -readonly [K in keyof Settlement]: Settlement[K] } = { done: [], deadLetters: [], retries: [], failures: [], succeeded: 0, rowsAffected: 0, deadLettered: 0 };
+  toRun.forEach((p, i) => {
+    const outcome = outcomes[i];
     const attempt = receiveCount(p.message);
-    const base = { runId, messageId: p.message.MessageId, attempt };
-    if ('reason' in p) {
-      s.deadLetters.push({ message: p.message, reason: p.reason });
-      s.failures.push({ ...base, error: p.reason, final: true });
-      continue;
-    }
-    const foreign = foreignRunReason(runId, p.item);
-    if (foreign !== undefined) {
-      s.deadLetters.push({ message: p.message, reason: foreign });
-      s.failures.push({ ...base, runId: p.item.runId, dedupeKey: p.item.dedupeKey, error: foreign, final: true });
-      s.foreign += 1;
-      continue;
-    }
-    const outcome = outcomes[next++];
-    const failure = { ...base, dedupeKey: p.item.dedupeKey };
+    const failure = { runId, messageId: p.message.MessageId, attempt, dedupeKey: p.item.dedupeKey };
     if (outcome.status === 'ok') {
       s.done.push(p.message);
       s.succeeded += 1;
@@ -79,8 +100,8 @@ export function settle(runId: string, parsed: readonly ParsedMessage[], outcomes
       s.failures.push({ ...failure, error: outcome.reason, stack: outcome.stack, final });
       if (final) s.deadLettered += 1;
     }
-  }
+  });
   s.done.push(...s.deadLetters.map((d) => d.message));
-  s.deadLettered += s.deadLetters.length - s.foreign;
+  s.deadLettered += s.deadLetters.length;
   return s;
 }

@@ -99,7 +99,8 @@ export function recordBatchMetrics(telemetry: Telemetry, requestedSize: number, 
   telemetry.metric(METRIC.batchDuration, 'Milliseconds', stats.durationMs);
 }
 
-/** A batch that failed as a whole. */
-export function recordBatchFailed(telemetry: Telemetry): void {
+/** A batch that failed as a whole, and the malformed messages it sent to the DLQ before its job ran. */
+export function recordBatchFailed(telemetry: Telemetry, deadLettered = 0): void {
   telemetry.metric(METRIC.batchesFailed, 'Count', 1);
+  if (deadLettered > 0) telemetry.metric(METRIC.itemsDeadLettered, 'Count', deadLettered);
 }

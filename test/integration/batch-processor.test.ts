@@ -12,6 +12,7 @@ import type { HandlerDeps, RunContext } from '../../lambdas/deps';
 import { startLocalQueues, type LocalQueues } from '../../local/local-sqs';
 import { queueDepth, sendItems } from '../../queue/work-queue';
 import { openTestDatabase, type TestDatabase } from '../support/database';
+import { recordingTelemetry } from '../support/telemetry';
 
 const SCHEMA = 'bookkeeping_test';
 const settings = resolveSettings({ chunkSize: 10 });
@@ -165,6 +166,54 @@ describe('batch processor (real Postgres, local SQS)', () => {
     assert.deepStrictEqual([(error as Error).name, (error as Error).message], ['BatchFailedError', 'batch of 1 items failed: out of memory']);
     const { rows } = await db.pool.query(`SELECT attempt, error, final, stack IS NOT NULL AS has_stack FROM ${SCHEMA}.failures WHERE run_id = $1`, [run.runId]);
     assert.deepStrictEqual(rows, [{ attempt: 1, error: 'out of memory', final: false, has_stack: true }]);
+    assert.deepStrictEqual(await queueDepth(queues.sqs, queues.queueUrl), { visible: 1, inFlight: 1, delayed: 0 });
+  });
+
+  it('dead-letters a malformed message with its reason even when the job crashes, and releases the good items', async () => {
+    // Prepare: two good items, a malformed body and an item of another run, for a job that throws
+    const job: CodeJobDefinition = { name: 'crashes', process: async () => { throw new Error('out of memory'); } };
+    await sendItems(queues.sqs, queues.queueUrl, [makeRangeItem(run.runId, { lo: '1', hi: '11' }), makeRangeItem('older-run', { lo: '1', hi: '11' }), makeRangeItem(run.runId, { lo: '11', hi: '21' })]);
+    await queues.sqs.send(new SendMessageCommand({ QueueUrl: queues.queueUrl, MessageBody: 'garbage' }));
+    // Act
+    const error = await makeBatchProcessorHandler(deps(job))({ run, batchSize: 10, executionId: EXECUTION }).catch((e: Error) => e);
+    // Assess: the job's error is thrown; only the two good items are left in the queue, released for another try
+    assert.deepStrictEqual([(error as Error).name, (error as Error).message], ['BatchFailedError', 'batch of 2 items failed: out of memory']);
+    const foreign = `belongs to run older-run, not ${run.runId} (the run executing); redrive it when run older-run runs again`;
+    assert.deepStrictEqual((await deadLetters()).map((m) => m.reason).sort(), [foreign, 'malformed work item: body is not JSON: "garbage"']);
+    const { rows } = await db.pool.query(`SELECT run_id, dedupe_key, error, final FROM ${SCHEMA}.failures WHERE run_id IN ($1, 'older-run') ORDER BY run_id, error, dedupe_key`, [run.runId]);
+    assert.deepStrictEqual(rows, [
+      { run_id: 'older-run', dedupe_key: 'range:1-11', error: foreign, final: true },
+      { run_id: run.runId, dedupe_key: null, error: 'malformed work item: body is not JSON: "garbage"', final: true },
+      { run_id: run.runId, dedupe_key: 'range:1-11', error: 'out of memory', final: false },
+      { run_id: run.runId, dedupe_key: 'range:11-21', error: 'out of memory', final: false },
+    ]);
+    // (local-aws-sqs counts a hidden message as visible too)
+    assert.deepStrictEqual(await queueDepth(queues.sqs, queues.queueUrl), { visible: 2, inFlight: 2, delayed: 0 });
+    const { Messages = [] } = await queues.sqs.send(new ReceiveMessageCommand({ QueueUrl: queues.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 5 }));
+    const again = Messages.length < 2 ? (await queues.sqs.send(new ReceiveMessageCommand({ QueueUrl: queues.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 5 }))).Messages ?? [] : [];
+    assert.deepStrictEqual([...Messages, ...again].map((m) => JSON.parse(m.Body!).dedupeKey).sort(), ['range:1-11', 'range:11-21']);
+  });
+
+  it('throws the job\'s own error when settling the failed batch fails too, and logs the cleanup\'s error', async () => {
+    // Prepare: a job that takes the failures table away, then throws; so recording its failures fails
+    const job: CodeJobDefinition = {
+      name: 'crashes-and-breaks',
+      process: async (_items, ctx) => {
+        await ctx.db.query(`ALTER TABLE ${SCHEMA}.failures RENAME TO failures_away`);
+        throw new Error('out of memory');
+      },
+    };
+    const { telemetry, logs } = recordingTelemetry();
+    await sendItems(queues.sqs, queues.queueUrl, [makeRangeItem(run.runId, { lo: '1', hi: '11' })]);
+    // Act
+    const error = await makeBatchProcessorHandler({ ...deps(job), telemetry })({ run, batchSize: 10, executionId: EXECUTION }).catch((e: Error) => e);
+    await db.pool.query(`ALTER TABLE ${SCHEMA}.failures_away RENAME TO failures`);
+    // Assess: the job's error is thrown (with its cause), the cleanup's is logged, and the item was still released
+    assert.deepStrictEqual([(error as Error).name, (error as Error).message, ((error as Error).cause as Error | undefined)?.message], ['BatchFailedError', 'batch of 1 items failed: out of memory', 'out of memory']);
+    assert.deepStrictEqual(logs.map((l) => [l.level, l.message, l.fields?.step, l.fields?.error]), [
+      ['error', 'batch failed', undefined, 'out of memory'],
+      ['error', 'settling the failed batch failed', 'recording its failures', `relation "${SCHEMA}.failures" does not exist`],
+    ]);
     assert.deepStrictEqual(await queueDepth(queues.sqs, queues.queueUrl), { visible: 1, inFlight: 1, delayed: 0 });
   });
 

@@ -33,7 +33,7 @@ describe('work item bodies', () => {
       '{"v":1,"runId":"r1","dedupeKey":"k","range":{"lo":"1"}}',
       '{"v":1,"runId":"r1","dedupeKey":"k","range":{"lo":"1.5","hi":"2"}}',
       '{"v":1,"runId":"r1","dedupeKey":"k","range":{"lo":"9","hi":"2"}}',
-      '{"v":1,"runId":"r1","dedupeKey":"k","range":{"lo":"-5","hi":"18446744073709551615"},"payload":{"any":["thing"]}}',
+      '{"v":1,"runId":"r1","dedupeKey":"k","range":{"lo":"-5","hi":"9223372036854775807"},"payload":{"any":["thing"]}}',
     ];
     // Act
     const reasons = bodies.map(reasonFor);
@@ -61,6 +61,66 @@ describe('work item bodies', () => {
   });
 });
 
+describe('range ends and range keys', () => {
+  it('takes range ends only within bigint, and rejects larger ones at once, naming the bounds', () => {
+    // Prepare
+    const body = (lo: string, hi: string) => JSON.stringify({ v: 1, runId: 'r1', dedupeKey: 'k', range: { lo, hi } });
+    const bodies = [
+      body('-9223372036854775808', '9223372036854775807'),
+      body('1', '9223372036854775808'),
+      body('-9223372036854775809', '1'),
+      body('1', '18446744073709551615'),
+      body('00000000000000000001', '2'),
+      body('1', '99999999999999999999999999999999999999999999999999999999999999999999999999'),
+    ];
+    // Act
+    const reasons = bodies.map(reasonFor);
+    // Assess
+    const m = 'MalformedWorkItemError: ';
+    const bounds = 'must fit a bigint (-9223372036854775808 to 9223372036854775807, at most 19 digits)';
+    assert.deepStrictEqual(reasons, [
+      'ok',
+      `${m}range.hi ${bounds}; got string "9223372036854775808"`,
+      `${m}range.lo ${bounds}; got string "-9223372036854775809"`,
+      `${m}range.hi ${bounds}; got string "18446744073709551615"`,
+      `${m}range.lo ${bounds}; got string "00000000000000000001"`,
+      `${m}range.hi ${bounds}; got string "${'9'.repeat(59)}...`,
+    ]);
+  });
+
+  it('takes a range: dedupe key only when it names exactly its item\'s range; other prefixes are the producer\'s', () => {
+    // Prepare
+    const body = (dedupeKey: string, range?: { lo: string; hi: string }) => JSON.stringify({ v: 1, runId: 'r1', dedupeKey, ...(range ? { range } : {}) });
+    const bodies = [
+      body('range:1-1001', { lo: '1', hi: '1001' }),
+      body('range:1-1001', { lo: '1', hi: '999999' }),
+      body('range:5-9'),
+      body('range:', { lo: '5', hi: '9' }),
+      body('range:01-11', { lo: '01', hi: '11' }),
+      body('range:1-11', { lo: '01', hi: '11' }),
+      body('range:-20--10', { lo: '-20', hi: '-10' }),
+      body('mine:range:1-1001', { lo: '1', hi: '999999' }),
+      body('Range:1-1001', { lo: '1', hi: '999999' }),
+    ];
+    // Act
+    const reasons = bodies.map(reasonFor);
+    // Assess
+    const m = 'MalformedWorkItemError: ';
+    const hint = 'give a producer\'s own keys another prefix';
+    assert.deepStrictEqual(reasons, [
+      'ok',
+      `${m}dedupeKey "range:1-1001" does not name the item's range [1, 999999): a "range:" key must be exactly "range:1-999999"; ${hint}`,
+      `${m}dedupeKey "range:5-9" names a range, but the item has none: a "range:" key is "range:LO-HI" of its item's range; ${hint}`,
+      `${m}dedupeKey "range:" does not name the item's range [5, 9): a "range:" key must be exactly "range:5-9"; ${hint}`,
+      `${m}dedupeKey "range:01-11" does not name the item's range [01, 11): a "range:" key must be exactly "range:1-11"; ${hint}`,
+      'ok',
+      'ok',
+      'ok',
+      'ok',
+    ]);
+  });
+});
+
 describe('producer lines (backfill enqueue)', () => {
   it('fills in v and the runId from --run-id, skips blank lines, and keeps range and payload', () => {
     // Prepare
@@ -79,6 +139,25 @@ describe('producer lines (backfill enqueue)', () => {
     const items = parseProducerLines('{"runId":"a","dedupeKey":"k"}\n{"runId":"b","dedupeKey":"k"}');
     // Assess
     assert.deepStrictEqual(items, [{ v: 1, runId: 'a', dedupeKey: 'k' }, { v: 1, runId: 'b', dedupeKey: 'k' }]);
+  });
+
+  it('reports a range key that names another range, and a range end beyond bigint, on their lines', () => {
+    // Prepare: line 1 good; 2 the planner's key over a wider range; 3 a range: key without a range; 4 hi beyond bigint
+    const text = [
+      '{"dedupeKey":"range:1-1001","range":{"lo":"1","hi":"1001"}}',
+      '{"dedupeKey":"range:1-1001","range":{"lo":"1","hi":"999999"}}',
+      '{"dedupeKey":"range:1-1001","payload":{}}',
+      '{"dedupeKey":"big","range":{"lo":"1","hi":"18446744073709551615"}}',
+    ].join('\n');
+    // Act
+    const message = (() => { try { parseProducerLines(text, 'r1'); return 'ok'; } catch (e) { return `${(e as Error).name}: ${(e as Error).message}`; } })();
+    // Assess
+    const hint = 'give a producer\'s own keys another prefix';
+    assert.deepStrictEqual(message,
+      'InvalidInputError: stdin: 3 bad lines, nothing was enqueued: ' +
+      `line 2: dedupeKey "range:1-1001" does not name the item's range [1, 999999): a "range:" key must be exactly "range:1-999999"; ${hint}; ` +
+      `line 3: dedupeKey "range:1-1001" names a range, but the item has none: a "range:" key is "range:LO-HI" of its item's range; ${hint}; ` +
+      'line 4: range.hi must fit a bigint (-9223372036854775808 to 9223372036854775807, at most 19 digits); got string "18446744073709551615"');
   });
 
   it('rejects the whole input, naming every bad line and its field', () => {
