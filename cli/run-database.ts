@@ -30,6 +30,14 @@ export interface RunDatabase {
   readonly schema: string;
 }
 
+/**
+ * The bookkeeping schema every command that reads or writes a run's bookkeeping uses: --schema, else
+ * BACKFILL_SCHEMA, else backfill.
+ */
+export function schemaOf(flags: { readonly schema?: string }): string {
+  return assertIdentifier('--schema', flags.schema ?? localEnv.bookkeepingSchema ?? 'backfill');
+}
+
 /** The secret's region is in its ARN, so no AWS_REGION is needed to read it. */
 function regionOf(arn: string): string | undefined {
   return /^arn:aws[\w-]*:secretsmanager:([a-z0-9-]+):/.exec(arn)?.[1];
@@ -44,7 +52,7 @@ export async function withRunDatabase<T>(
   fn: (db: RunDatabase) => Promise<T>,
   secrets: (region: string | undefined) => SecretsManagerClient = (region) => new SecretsManagerClient(region ? { region } : {}),
 ): Promise<T> {
-  const schema = assertIdentifier('--schema', flags.schema ?? localEnv.bookkeepingSchema ?? 'backfill');
+  const schema = schemaOf(flags);
   const url = flags['database-url'] ?? (flags['secret-arn'] ? undefined : localEnv.databaseUrl);
   const secretArn = url ? undefined : flags['secret-arn'] ?? localEnv.databaseSecretArn;
   if (!url && !secretArn) {

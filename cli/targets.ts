@@ -1,11 +1,11 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type pg from 'pg';
 import { InvalidInputError } from '../core/errors';
-import { assertIdentifier } from '../core/identifiers';
 import { assertRunId } from '../core/work-item';
 import { makePool } from '../db/pool';
 import { localEnv } from '../local/env';
 import { DEPLOYMENT_OPTIONS, DEPLOYMENT_USAGE } from './deployment';
+import { schemaOf } from './run-database';
 
 /**
  * The flags of commands that work on AWS (the deployment's queues) or, with --local, on the embedded runtime's
@@ -25,17 +25,13 @@ ${DEPLOYMENT_USAGE}
   --local                  the run's bookkeeping in Postgres (what the next \`backfill run --local --run-id ID\` picks up)
   --database-url URL       that Postgres (else DATABASE_URL); required with --local
   --run-id ID              the run; required with --local
-  --schema NAME            the bookkeeping schema (default backfill)`;
+  --schema NAME            the bookkeeping schema (else BACKFILL_SCHEMA, else backfill)`;
 
 export interface TargetFlags {
   readonly local?: boolean;
   readonly 'database-url'?: string;
   readonly 'run-id'?: string;
   readonly schema?: string;
-}
-
-export function schemaOf(flags: TargetFlags): string {
-  return assertIdentifier('--schema', flags.schema ?? 'backfill');
 }
 
 /** The database URL given by flag or DATABASE_URL, if any. */

@@ -1,5 +1,8 @@
 import { InvalidInputError } from './errors';
-import { RULES, resolveSettings, validateOverrides, type RunSettings, type RunSettingsOverrides } from './settings';
+import {
+  checkKnobValue, resolveSettings, ruleKind, RULES, validateOverrides,
+  type EnumRule, type MapRule, type NumberRule, type RunSettings, type RunSettingsOverrides,
+} from './settings';
 
 /** Knobs a running run cannot take, and why: `backfill set` says so instead of storing a knob nothing obeys. */
 export const FIXED_AT_START: Readonly<Record<string, string>> = {
@@ -7,15 +10,19 @@ export const FIXED_AT_START: Readonly<Record<string, string>> = {
   continueAfter: "it sizes each execution's event history below Step Functions' 25,000-event limit and is carried from one execution to the next; give it when starting a run",
 };
 
-/** One `key=value` of `backfill set`: a number for the knob, or null to remove it (`key=`). */
+/** One `key=value` of `backfill set`: the value parsed by its knob's rule, or null to remove the knob (`key=`). */
 export interface KnobAssignment {
   readonly path: readonly string[];
-  readonly value: number | null;
+  readonly value: number | boolean | string | null;
 }
 
 const NUMBER = /^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
 
-/** Parses `batch.maxSize=50`, `backoff.maxSeconds=`; the error names the knob and what is allowed. */
+/**
+ * Parses `batch.maxSize=50`, `health.lockWaits.enabled=false`, `health.strategy=weighted`,
+ * `health.custom.backlog.warning=500`, `backoff.maxSeconds=`: each value as its knob's rule reads it (a number,
+ * true or false, one of a few names), checked against that rule. Errors name the knob and what is allowed.
+ */
 export function parseKnobAssignments(args: readonly string[]): KnobAssignment[] {
   return args.map((arg) => {
     const at = arg.indexOf('=');
@@ -23,40 +30,64 @@ export function parseKnobAssignments(args: readonly string[]): KnobAssignment[] 
     const key = arg.slice(0, at);
     const raw = arg.slice(at + 1);
     const path = key.split('.');
-    checkPath(key, path);
+    const rule = ruleAt(key, path);
     if (raw === '') return { path, value: null };
-    if (!NUMBER.test(raw)) throw new InvalidInputError(key, `must be a number; got ${JSON.stringify(raw)}`);
-    return { path, value: Number(raw) };
+    const kind = ruleKind(rule);
+    if (kind === 'group' || kind === 'map') {
+      const fields = kind === 'map' ? `one field of one check, e.g. ${key}.NAME.warning=5` : `one of its fields (${Object.keys(rule).join(', ')})`;
+      throw new InvalidInputError(key, `is a group of knobs: set ${fields}, or remove them all with an empty value`);
+    }
+    const value = parseValue(raw, kind);
+    checkKnobValue(key, value, rule);
+    return { path, value: value as number | boolean | string };
   });
 }
 
-/** A path must name a knob in RULES (or, to remove a group, a group); never one fixed at start. */
-function checkPath(key: string, path: readonly string[]): void {
+/** The text as the rule reads it; what does not parse stays text, for the rule's error to quote. */
+function parseValue(raw: string, kind: ReturnType<typeof ruleKind>): unknown {
+  if (kind === 'number') return NUMBER.test(raw) && Number.isFinite(Number(raw)) ? Number(raw) : raw;
+  if (kind === 'boolean') return raw === 'true' ? true : raw === 'false' ? false : raw;
+  return raw;
+}
+
+/**
+ * The rule at a knob's path in RULES (a knob, or a group of knobs to remove at once); a check's name stands for
+ * NAME in health.custom.NAME. Never a knob fixed at start.
+ */
+function ruleAt(key: string, path: readonly string[]): object {
   if (FIXED_AT_START[path[0]] !== undefined) throw new InvalidInputError(key, `cannot change while a run goes on: ${FIXED_AT_START[path[0]]}`);
   let node: object = RULES;
   for (const [i, part] of path.entries()) {
-    const child = (node as Record<string, object>)[part];
-    if (child === undefined || 'integer' in node) {
-      const allowed = 'integer' in node ? 'nothing (it is a number)' : Object.keys(node).filter((k) => FIXED_AT_START[k] === undefined).join(', ');
-      throw new InvalidInputError(key, `${path.slice(0, i + 1).join('.')} is not a known knob; allowed here: ${allowed}`);
+    const here = path.slice(0, i + 1).join('.');
+    const kind = ruleKind(node);
+    if (kind === 'map') {
+      const map = node as MapRule;
+      if (!map.keys.test(part)) throw new InvalidInputError(key, `${here} is not a known knob; allowed here: ${map.keyHint}`);
+      node = map.each;
+      continue;
     }
-    node = child;
+    if (kind !== 'group') throw new InvalidInputError(key, `${here} is not a known knob; allowed here: nothing (it is ${describeRule(node)})`);
+    if (!Object.hasOwn(node, part)) {
+      const allowed = Object.keys(node).filter((k) => FIXED_AT_START[k] === undefined).join(', ');
+      throw new InvalidInputError(key, `${here} is not a known knob; allowed here: ${allowed}`);
+    }
+    node = (node as Record<string, object>)[part];
   }
+  return node;
 }
 
-function isGroup(path: readonly string[]): boolean {
-  let node: object = RULES;
-  for (const part of path) node = (node as Record<string, object>)[part];
-  return !('integer' in node);
+/** What a single knob takes, for errors. */
+function describeRule(rule: object): string {
+  if (ruleKind(rule) === 'boolean') return 'true or false';
+  if (ruleKind(rule) === 'oneOf') return `one of ${(rule as EnumRule).oneOf.map((v) => JSON.stringify(v)).join(', ')}`;
+  const { integer, min, max } = rule as NumberRule;
+  return `${integer ? 'an integer' : 'a number'} from ${min} to ${max}`;
 }
 
-/** The live knobs after the assignments: numbers set, `key=` removed (with groups left empty pruned). */
+/** The live knobs after the assignments: values set, `key=` removed (with groups left empty pruned). */
 export function applyKnobAssignments(current: RunSettingsOverrides, assignments: readonly KnobAssignment[]): RunSettingsOverrides {
   const knobs = structuredClone(current) as Record<string, unknown>;
   for (const { path, value } of assignments) {
-    if (value !== null && isGroup(path)) {
-      throw new InvalidInputError(path.join('.'), 'is a group of knobs: set one of its fields (e.g. batch.maxSize=50), or remove them all with an empty value');
-    }
     const parents: Array<Record<string, unknown>> = [knobs];
     for (const part of path.slice(0, -1)) {
       const parent = parents.at(-1)!;

@@ -136,6 +136,22 @@ function isMapRule(node: object): node is MapRule {
   return 'each' in node;
 }
 
+/** What a node of RULES is: one knob's rule (a number, true/false, one of a few strings), a map by name, or a group. */
+export function ruleKind(node: object): 'number' | 'boolean' | 'oneOf' | 'map' | 'group' {
+  if (isRule(node)) return 'number';
+  if (isBooleanRule(node)) return 'boolean';
+  if ('oneOf' in node) return 'oneOf';
+  return isMapRule(node) ? 'map' : 'group';
+}
+
+/** Checks one knob's value against its rule (a leaf of RULES); throws naming the field and what is allowed. */
+export function checkKnobValue(field: string, value: unknown, rule: object): void {
+  if (isRule(rule)) checkNumber(field, value, rule);
+  else if (isBooleanRule(rule)) checkBoolean(field, value);
+  else if ('oneOf' in rule) checkOneOf(field, value, (rule as EnumRule).oneOf);
+  else throw new Error(`${field}: not a single knob`);
+}
+
 /** Checks a partial settings object against RULES; throws naming the first bad field. */
 export function validateOverrides(field: string, value: unknown, rules: object = RULES): RunSettingsOverrides {
   if (value === undefined) return {};
@@ -154,10 +170,9 @@ export function validateOverrides(field: string, value: unknown, rules: object =
     const path = `${field}.${key}`;
     const rule = (rules as Record<string, object>)[key];
     if (rule === undefined) throw new InvalidInputError(path, `is not a known field; allowed: ${allowed.join(', ')}`);
-    if (isRule(rule)) checkNumber(path, child, rule);
-    else if (isBooleanRule(rule)) checkBoolean(path, child);
-    else if ('oneOf' in rule) checkOneOf(path, child, (rule as EnumRule).oneOf);
-    else validateOverrides(path, child, rule);
+    const kind = ruleKind(rule);
+    if (kind === 'group' || kind === 'map') validateOverrides(path, child, rule);
+    else checkKnobValue(path, child, rule);
   }
   return value as RunSettingsOverrides;
 }

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { InvalidInputError } from '../core/errors';
 import { quoteIdentifier } from '../core/identifiers';
 import type { RunSettings, RunSettingsOverrides } from '../core/settings';
 import { withTransaction } from './pool';
@@ -27,6 +28,7 @@ export interface RunControls {
  * Inserts the run if new. An existing run (a resume) keeps its plan, counters and live knobs; starting it again
  * clears a pause or abort request, since starting is the operator asking it to go. A continuation (the run going
  * on as a new execution, continue-as-new) is not the operator starting it: it keeps the pause and abort flags.
+ * A run id that belongs to another job is refused, and that run's row is left as it was.
  */
 export async function upsertRun(
   pool: pg.Pool,
@@ -41,14 +43,20 @@ export async function upsertRun(
     `INSERT INTO ${s}.runs AS r (run_id, job, status, settings) VALUES ($1, $2, 'running', $3)
      ON CONFLICT (run_id) DO UPDATE SET status = 'running', reason = NULL, settings = EXCLUDED.settings,
        paused = r.paused AND $4, abort_requested = r.abort_requested AND $4, updated_at = now(), finished_at = NULL
+     WHERE r.job = EXCLUDED.job
      RETURNING run_id, job, status, planned_items`,
     [runId, job, JSON.stringify(settings), options.continuation ?? false],
   );
   const row = rows[0];
-  if (row.job !== job) {
-    throw new Error(`runId ${runId} belongs to job ${row.job}, not ${job}; choose another runId`);
-  }
+  if (!row) throw await otherJobsRun(pool, s, runId, job);
   return { runId: row.run_id, job: row.job, status: row.status, plannedItems: row.planned_items };
+}
+
+/** The error for a run id taken by another job (the conflicting row was not updated, so none came back). */
+async function otherJobsRun(pool: pg.Pool, quotedSchema: string, runId: string, job: string): Promise<InvalidInputError> {
+  const { rows } = await pool.query<{ job: string }>(`SELECT job FROM ${quotedSchema}.runs WHERE run_id = $1`, [runId]);
+  const owner = rows[0] ? `job ${rows[0].job}` : 'another job (its row was removed meanwhile: start again)';
+  return new InvalidInputError('runId', `run ${runId} belongs to ${owner}, not ${job}; choose another runId (or start with --fresh)`);
 }
 
 /**

@@ -1,5 +1,7 @@
 import { decide, type BatchStats, type ControlState } from '../core/controller';
 import type { HealthReport } from '../core/health';
+import type { JobDefinition } from '../core/job';
+import { assertHealthFitsJob } from '../core/job-health';
 import { resolveSettings, type RunSettings } from '../core/settings';
 import { recordDecision } from '../db/history';
 import { probeHealth, type ProbeMemory } from '../db/health-probe';
@@ -43,7 +45,7 @@ export function makeHealthProbeHandler(deps: HandlerDeps) {
     const { run } = event;
     const pool = await deps.getPool();
     const controls = await readRunControls(pool, deps.bookkeepingSchema, run.runId);
-    const { settings, knobProblem } = effectiveSettings(run.settings, controls.knobs);
+    const { settings, knobProblem } = effectiveSettings(run.settings, controls.knobs, deps.job);
     const { report, memory } = await probeHealth(pool, settings.health, { job: deps.job, memory: event.control.memory, metrics: deps.metrics });
     const next = decide(settings, event.control, event.lastBatch, report, controls, deps.random);
     const reason = knobProblem ? `${next.reason} (live knobs ignored: ${knobProblem})` : next.reason;
@@ -65,11 +67,16 @@ export function makeHealthProbeHandler(deps: HandlerDeps) {
   };
 }
 
-/** The run's settings with the operator's live knobs on top; knobs that no longer fit are ignored, and said so. */
-function effectiveSettings(settings: RunSettings, knobs: object): { settings: RunSettings; knobProblem?: string } {
+/**
+ * The run's settings with the operator's live knobs on top; knobs that no longer fit are ignored, and said so.
+ * Only here is the job known: `backfill set` cannot tell whether health.custom.NAME is one of its checks.
+ */
+function effectiveSettings(settings: RunSettings, knobs: object, job: JobDefinition): { settings: RunSettings; knobProblem?: string } {
   if (Object.keys(knobs).length === 0) return { settings };
   try {
-    return { settings: resolveSettings(settings, knobs) };
+    const layered = resolveSettings(settings, knobs);
+    assertHealthFitsJob(layered.health, job.name, job.health);
+    return { settings: layered };
   } catch (error) {
     return { settings, knobProblem: (error as Error).message };
   }

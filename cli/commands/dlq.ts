@@ -8,7 +8,8 @@ import { countMessages, followRedrive, MAX_REDRIVE_RATE, peekDeadLetters, purgeD
 import { numberFlag, oneLine, parseFlags } from '../args';
 import type { Command } from '../command';
 import { resolveDeployment } from '../deployment';
-import { databaseUrlOf, localTarget, schemaOf, TARGET_OPTIONS, TARGET_USAGE, withPool, withSqs } from '../targets';
+import { schemaOf } from '../run-database';
+import { databaseUrlOf, localTarget, TARGET_OPTIONS, TARGET_USAGE, withPool, withSqs } from '../targets';
 
 const ACTIONS = ['list', 'redrive', 'purge'] as const;
 type Action = (typeof ACTIONS)[number];

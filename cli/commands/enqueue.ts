@@ -7,7 +7,8 @@ import { sendItems } from '../../queue/work-queue';
 import { parseFlags } from '../args';
 import type { Command } from '../command';
 import { resolveDeployment } from '../deployment';
-import { databaseUrlOf, schemaOf, TARGET_OPTIONS, TARGET_USAGE, withPool, withSqs } from '../targets';
+import { schemaOf } from '../run-database';
+import { databaseUrlOf, TARGET_OPTIONS, TARGET_USAGE, withPool, withSqs } from '../targets';
 
 const OPTIONS = { ...TARGET_OPTIONS, json: { type: 'boolean' } } as const;
 

@@ -1,12 +1,12 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { InvalidInputError } from '../../core/errors';
-import { assertIdentifier } from '../../core/identifiers';
 import { makePool } from '../../db/pool';
 import { localEnv } from '../../local/env';
 import { writeRunReport } from '../../local/report/write-report';
 import { parseFlags } from '../args';
 import type { Command } from '../command';
+import { schemaOf } from '../run-database';
 
 const OPTIONS = {
   out: { type: 'string' },
@@ -32,7 +32,7 @@ export const reportCommand: Command = {
   RUN_ID               the run (its runId; on AWS the execution name unless the input set one)
   --out FILE.html      where to write the page: one self-contained file, charts over time, every decision and why
   --database-url URL   the database the run backfilled, which holds its bookkeeping (else DATABASE_URL)
-  --schema NAME        the bookkeeping schema (default backfill)
+  --schema NAME        the bookkeeping schema (else BACKFILL_SCHEMA, else backfill)
 
 exit status: 0 the report was written, 1 otherwise`,
   async run(argv) {
@@ -43,7 +43,7 @@ exit status: 0 the report was written, 1 otherwise`,
     if (!out) throw new InvalidInputError('--out', 'is required: the HTML file to write');
     const databaseUrl = values['database-url'] ?? localEnv.databaseUrl;
     if (!databaseUrl) throw new InvalidInputError('--database-url', 'is required (or set DATABASE_URL): the database that holds the run');
-    const schema = assertIdentifier('--schema', values.schema ?? 'backfill');
+    const schema = schemaOf(values);
     const pool = makePool({ connectionString: databaseUrl, max: 2 });
     try {
       const written = await writeRunReport(pool, schema, runId, out).catch((error: { code?: string }) => {

@@ -19,11 +19,15 @@ export const setCommand: Command = {
 Live knobs are layered over the run's settings at every probe, like gh-ost's interactive commands:
   backfill set fill-users batch.maxSize=50 backoff.maxSeconds=60
   backfill set fill-users health.lockWaits.criticalSeconds=10 batch.niceRatio=1
+  backfill set fill-users health.lockWaits.enabled=false health.strategy=weighted
+  backfill set fill-users health.custom.outboxBacklog.warning=5000   (a check of the job module, by name)
   backfill set fill-users batch.maxSize=      (an empty value removes that knob)
   backfill set fill-users --clear             (remove every knob: back to the run's settings)
-Every knob of the execution input can be set (batch.*, degraded.*, backoff.*, health.*, pausePollSeconds) except
-${Object.keys(FIXED_AT_START).join(' and ')}. Values are checked against the same rules as the execution input, then against the run's
-settings (batch.minSize <= batch.maxSize, ...) before they are stored; the error names the field. Knobs survive
+Every knob of the execution input can be set (batch.*, degraded.*, backoff.*, health.*, health.custom.NAME.*,
+pausePollSeconds) except ${Object.keys(FIXED_AT_START).join(' and ')}: numbers, true or false, a strategy name. Values are checked against the
+same rules as the execution input, then against the run's settings (batch.minSize <= batch.maxSize, ...) before they
+are stored; the error names the field. health.custom.NAME must be a check of the run's job, which only the probe
+knows: a knob that does not fit the job is ignored there, and each decision's reason says so. Knobs survive
 continue-as-new and restarts of the run.
 
 options:
@@ -58,7 +62,8 @@ ${DATABASE_USAGE}`,
         return 0;
       }
       const listed = describeKnobs(knobs);
-      const changes = assignments.map(({ path }) => `  ${path.join('.')}: ${JSON.stringify(settingAt(previous, path))} -> ${JSON.stringify(settingAt(settings!, path))}`);
+      const shown = (value: unknown) => (value === undefined ? "the job's value" : JSON.stringify(value));
+      const changes = assignments.map(({ path }) => `  ${path.join('.')}: ${shown(settingAt(previous, path))} -> ${shown(settingAt(settings!, path))}`);
       const when = FINISHED_STATUSES.includes(before.status)
         ? `run ${runId} has ended (${before.status}); the knobs apply when it is started again with the same run id`
         : 'read by its next probe';

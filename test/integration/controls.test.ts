@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import type { InvalidInputError } from '../../core/errors';
 import { resolveSettings } from '../../core/settings';
 import { makeRangeItem } from '../../core/work-item';
 import { requestAbort, setPaused, updateKnobs } from '../../db/controls';
@@ -55,6 +56,25 @@ describe('the run table as the operator commands steer it (real Postgres)', () =
     assert.deepStrictEqual([flagged?.status, flagged?.abortRequested, flagged?.finishedAt], ['running', true, null]);
     assert.deepStrictEqual([marked?.status, marked?.reason, typeof marked?.finishedAt], ['aborted', 'stopped by the operator', 'string']);
     assert.deepStrictEqual(abortedEnded, undefined);
+  });
+
+  it('refuses to start a run under the run id of another job\'s run, leaving that run\'s row as it was', async () => {
+    // Prepare: job a's run, ended, paused and with an abort requested, knobs and its own settings
+    await upsertRun(db.pool, SCHEMA, 'taken', 'a', resolveSettings({ batch: { maxSize: 7 } }));
+    await recordRunStatus(db.pool, SCHEMA, 'taken', 'failed', 'halted: replicationLag');
+    await db.pool.query(`UPDATE backfill.runs SET paused = true, abort_requested = true, knobs = '{"backoff":{"maxSeconds":60}}' WHERE run_id = 'taken'`);
+    const readRow = async () => (await db.pool.query(`SELECT * FROM backfill.runs WHERE run_id = 'taken'`)).rows[0];
+    const before = await readRow();
+    // Act
+    const error = await upsertRun(db.pool, SCHEMA, 'taken', 'b', resolveSettings({ batch: { maxSize: 9 } })).then(() => undefined, (e: InvalidInputError) => e);
+    // Assess
+    const after = await readRow();
+    assert.deepStrictEqual(after, before);
+    assert.deepStrictEqual(
+      [after.job, after.status, after.reason, after.settings.batch.maxSize, after.paused, after.abort_requested, after.knobs, after.finished_at instanceof Date],
+      ['a', 'failed', 'halted: replicationLag', 7, true, true, { backoff: { maxSeconds: 60 } }, true],
+    );
+    assert.deepStrictEqual([error?.name, error?.field, error?.message], ['InvalidInputError', 'runId', 'runId: run taken belongs to job a, not b; choose another runId (or start with --fresh)']);
   });
 
   it('serializes concurrent knob changes: neither operator\'s knob is lost', async () => {

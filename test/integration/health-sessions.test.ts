@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type pg from 'pg';
+import { lockWaits } from '../../db/health/checks/lock-waits';
 import { probeHealth } from '../../db/health-probe';
-import { makePool } from '../../db/pool';
+import { asQueryable, makePool } from '../../db/pool';
 import { freePort } from '../../local/free-port';
 import { openOtherSession, openTestDatabase, type TestDatabase } from '../support/database';
 import { checkOf, healthSettings, makeProber, only, until, verdicts } from '../support/health';
@@ -129,6 +130,28 @@ describe('health checks on sessions (real Postgres)', () => {
     } finally {
       backfill.release();
     }
+  });
+
+  it('lockWaits measures on Postgres before 14 (no pg_locks.waitstart) from the statement\'s start, which bounds the wait from above', async () => {
+    // Prepare: the waiter's one statement sleeps 0.6 s, then blocks on a held row lock; the older branch is forced on this server
+    const settings = healthSettings(only('lockWaits'), { lockWaits: { warningSeconds: 0.3, criticalSeconds: 60 } });
+    const measureAs = (serverVersion: number) => lockWaits.measure({ db: asQueryable(db.pool), settings, serverVersion, previous: undefined });
+    const { rows } = await db.pool.query<{ server_version_num: string }>('SHOW server_version_num');
+    const holder = await other();
+    const waiter = await other();
+    await holder.query('BEGIN');
+    await holder.query('UPDATE hot SET v = v + 1 WHERE id = 1');
+    const blocked = waiter.query('DO $$ BEGIN PERFORM pg_sleep(0.6); UPDATE hot SET v = v + 1 WHERE id = 1; END $$');
+    // Act: this server's branch first, then the one for Postgres 13
+    const current = await until('the waiter blocked', () => measureAs(Number(rows[0].server_version_num)), (m) => m.detail !== undefined);
+    const older = await measureAs(130016);
+    await holder.query('COMMIT');
+    await blocked;
+    const afterwards = await measureAs(130016);
+    // Assess: both see the waiter; the older one also counts the 0.6 s its statement ran before it blocked
+    assert.deepStrictEqual([current.detail, older.detail, older.verdict], ['1 sessions waiting on locks', '1 sessions waiting on locks', 'warning']);
+    assert.ok(older.value - current.value >= 0.6, `before 14: ${older.value}s, 14+: ${current.value}s`);
+    assert.deepStrictEqual(afterwards, { value: 0, verdict: 'ok' });
   });
 
   it('activeSessions counts statements running in other sessions at once, and clears when they end', async () => {

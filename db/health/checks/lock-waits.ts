@@ -2,17 +2,30 @@ import { thresholdVerdict, type Verdict } from '../../../core/health';
 import { OWN_SESSIONS, type BuiltInCheck } from '../check';
 
 /**
- * Every client session waiting on a heavyweight lock, how long it has waited (pg_locks.waitstart, else the
- * statement's start), and whether the backfill is on either side: a session blocked by a backfill session, or a
- * backfill session blocked by someone else (a stalled Lambda's open transaction, a migration's lock).
+ * When a waiting session (`a`) began to wait. Postgres 14 added pg_locks.waitstart (NULL for a moment after the
+ * wait begins: then the statement's start). Before 14 nothing records it, so the later of the statement's start
+ * and the session turning active stands in: the wait began after both, so this bounds it from above, and a
+ * statement that ran a while before it blocked reads as waiting longer than it has (erring toward backing off).
  */
-const SQL = `
+export function waitStartSql(serverVersion: number): string {
+  return serverVersion >= 140000
+    ? 'COALESCE((SELECT min(l.waitstart) FROM pg_locks l WHERE l.pid = a.pid AND NOT l.granted), a.query_start)'
+    : 'GREATEST(a.query_start, a.state_change)';
+}
+
+/**
+ * Every client session waiting on a heavyweight lock, how long it has waited (see waitStartSql), and whether the
+ * backfill is on either side: a session blocked by a backfill session, or a backfill session blocked by someone
+ * else (a stalled Lambda's open transaction, a migration's lock).
+ */
+export function lockWaitSql(serverVersion: number): string {
+  return `
 WITH ours AS (
   SELECT pid FROM pg_stat_activity WHERE application_name LIKE $1 AND pid <> pg_backend_pid()
 ), waiting AS (
   SELECT a.pid,
          a.pid IN (SELECT pid FROM ours) AS waiter_is_ours,
-         EXTRACT(epoch FROM now() - COALESCE((SELECT min(l.waitstart) FROM pg_locks l WHERE l.pid = a.pid AND NOT l.granted), a.query_start))::float8 AS waited,
+         EXTRACT(epoch FROM now() - ${waitStartSql(serverVersion)})::float8 AS waited,
          pg_blocking_pids(a.pid) AS blockers
   FROM pg_stat_activity a
   WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid() AND a.wait_event_type = 'Lock'
@@ -21,6 +34,7 @@ SELECT pid, waiter_is_ours, waited,
        blockers && ARRAY(SELECT pid FROM ours) AS blocked_by_ours,
        EXISTS (SELECT 1 FROM unnest(blockers) b WHERE b NOT IN (SELECT pid FROM ours)) AS blocked_by_others
 FROM waiting`;
+}
 
 interface Waiter {
   readonly pid: number;
@@ -33,9 +47,9 @@ interface Waiter {
 export const lockWaits: BuiltInCheck = {
   name: 'lockWaits',
   unit: 'seconds',
-  async measure({ db, settings }) {
+  async measure({ db, settings, serverVersion }) {
     const t = settings.lockWaits;
-    const { rows } = await db.query<Waiter>(SQL, [OWN_SESSIONS]);
+    const { rows } = await db.query<Waiter>(lockWaitSql(serverVersion), [OWN_SESSIONS]);
     const others = rows.filter((w) => !w.waiter_is_ours);
     const blockedByUs = others.filter((w) => w.blocked_by_ours);
     const usBlocked = rows.filter((w) => w.waiter_is_ours && w.blocked_by_others);
