@@ -9,6 +9,7 @@ import { ProgressReporter } from '../../local/progress';
 import { runLocal, type LocalRunOptions, type RunSummary } from '../../local/run-local';
 import { writeRunReport } from '../../local/report/write-report';
 import { numberFlag, parseFlags } from '../args';
+import { schemaOf } from '../run-database';
 import { freshRunId } from '../run-ids';
 import type { Command } from '../command';
 import { outputFileFlag } from './report';
@@ -20,10 +21,11 @@ const COMMON_USAGE = `options:
   --chunk-size N       rows per work item (default 1000)
   --run-id ID          run id; the same id resumes a run (default: a new one)
   --fresh              start the job over under a new run id derived from --run-id (or the job's name), printed
-  --time-scale F       multiply backoff and pacing waits by F (local runs only; default 1)
+  --time-scale F       multiply backoff, pause and pacing waits by F (local runs only; default 1)
   --continue-after N   iterations per execution before it continues as a new one (default 1250)
   --summary FILE       write the run summary as JSON to FILE
   --report FILE.html   write the run's HTML report (charts over time, every decision and why) to FILE
+  --schema NAME        the bookkeeping schema (default BACKFILL_SCHEMA, else backfill)
   --json               print the summary as JSON on stdout
 
 exit status: 0 every item succeeded, 2 the run finished but items were dead-lettered, 1 the run failed or was aborted`;
@@ -40,6 +42,7 @@ const OPTIONS = {
   'continue-after': { type: 'string' },
   summary: { type: 'string' },
   report: { type: 'string' },
+  schema: { type: 'string' },
   json: { type: 'boolean' },
 } as const;
 
@@ -53,6 +56,7 @@ function commonOptions(values: Flags): Omit<LocalRunOptions, 'job' | 'jobPath'> 
   outputFileFlag('report', values.report);
   return {
     databaseUrl: values['database-url'] ?? localEnv.databaseUrl,
+    bookkeepingSchema: schemaOf(values),
     input: { ...(chunkSize ? { chunkSize } : {}), ...(continueAfter ? { continueAfter } : {}), ...(values['run-id'] ? { runId: values['run-id'] } : {}) },
     timeScale,
   };

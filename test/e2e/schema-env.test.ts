@@ -54,4 +54,17 @@ describe('BACKFILL_SCHEMA (the CLI as a child process, real Postgres)', () => {
     const { rows: schemas } = await db.pool.query(`SELECT nspname FROM pg_namespace WHERE nspname = 'backfill'`);
     assert.deepStrictEqual(schemas, []);
   });
+
+  it('a local run keeps its bookkeeping there too, so status finds it', async () => {
+    // Act
+    const run = await backfill(['demo', '--rows', '2000', '--database-url', db.url, '--run-id', 'ops-demo', '--json'], { env });
+    const status = await backfill(['status', 'ops-demo', '--database-url', db.url, '--json'], { env });
+    // Assess
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepStrictEqual([status.code, JSON.parse(status.stdout).runId, JSON.parse(status.stdout).status], [0, 'ops-demo', 'succeeded']);
+    const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM ${SCHEMA}.done_items WHERE run_id = 'ops-demo'`);
+    assert.deepStrictEqual(rows, [{ n: 2 }]);
+    const { rows: schemas } = await db.pool.query(`SELECT nspname FROM pg_namespace WHERE nspname = 'backfill'`);
+    assert.deepStrictEqual(schemas, []);
+  });
 });
