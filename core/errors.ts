@@ -41,3 +41,11 @@ export class BatchFailedError extends BackfillError {
     this.name = 'BatchFailedError';
   }
 }
+
+/** A step that did not finish within its time limit (it is abandoned, not awaited further). */
+export class TimeLimitError extends BackfillError {
+  public constructor(what: string, limitMs: number) {
+    super(`${what} did not finish within ${limitMs} ms`);
+    this.name = 'TimeLimitError';
+  }
+}

@@ -103,7 +103,10 @@ export interface FractionFailingSettings {
 }
 
 export interface HealthSettings {
-  /** statement_timeout of each check's query: a sick database must not hang the probe. */
+  /**
+   * statement_timeout of each check's query: a sick database must not hang the probe. At most MAX_PROBE_TIMEOUT_MS,
+   * so the whole probe fits in the HealthProbe function's timeout (lambdas/probe-timing.ts).
+   */
   readonly probeTimeoutMs: number;
   readonly strategy: StrategyName;
   readonly weighted: WeightedSettings;
@@ -163,6 +166,11 @@ export type BuiltInCheckName = (typeof BUILT_IN_CHECKS)[number];
 /** Names a custom check may not take: the built-ins, the other health knobs, and the probe's own failure. */
 export const RESERVED_CHECK_NAMES: readonly string[] = [...BUILT_IN_CHECKS, 'probeTimeoutMs', 'strategy', 'weighted', 'fractionFailing', 'custom', 'probe'];
 
+/** The largest probeTimeoutMs: the probe's budget is a few of these, and it must fit the HealthProbe function's timeout. */
+export const MAX_PROBE_TIMEOUT_MS = 5000;
+/** The Postgres part of a probe is abandoned after this many probeTimeoutMs (db/health-probe.ts probeBudgetMs). */
+export const PROBE_BUDGET_TIMEOUTS = 4;
+
 const num = (min: number, max: number, integer = false) => ({ min, max, integer });
 const BOOL = { boolean: true } as const;
 const KNOB_RULES = { enabled: BOOL, weight: num(0, 100), halt: BOOL };
@@ -174,7 +182,7 @@ export const CHECK_NAME = /^[A-Za-z][A-Za-z0-9_]{0,62}$/;
 
 /** The allowed shape and range of every health knob (see core/settings.ts for the rule kinds). */
 export const HEALTH_RULES = {
-  probeTimeoutMs: num(10, 60_000, true),
+  probeTimeoutMs: num(10, MAX_PROBE_TIMEOUT_MS, true),
   strategy: { oneOf: STRATEGIES },
   weighted: { warningWeight: num(0, 1000), criticalWeight: num(0, 1000), warningScore: num(0, 100_000), criticalScore: num(0, 100_000) },
   fractionFailing: { warningFraction: RATIO, criticalFraction: RATIO },

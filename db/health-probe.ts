@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { evaluateChecks } from '../core/evaluate';
 import type { HealthCheckResult, HealthReport } from '../core/health';
-import type { HealthSettings } from '../core/health-settings';
+import { PROBE_BUDGET_TIMEOUTS, type HealthSettings } from '../core/health-settings';
 import { quoteQualifiedName } from '../core/identifiers';
 import type { JobDefinition } from '../core/job';
 import { isMetricCheck, isSqlCheck, type FunctionHealthCheck } from '../core/job-health';
@@ -31,8 +31,16 @@ export interface ProbeResult {
   readonly memory: ProbeMemory;
 }
 
-/** However sick the database, a probe stops starting checks after this many statement timeouts' worth of time. */
-export const PROBE_BUDGET_TIMEOUTS = 4;
+/**
+ * The Postgres part of a probe gets PROBE_BUDGET_TIMEOUTS statement timeouts of wall-clock time, its connect
+ * included. When they are spent the probe abandons its session (closes it; the server cancels the statement at its
+ * statement_timeout at the latest) and reports every check not finished as critical. So however sick the database,
+ * and whatever a check does (activeSessions samples 3 times, probeLatency up to 20 times), the Postgres part costs at
+ * most this: the HealthProbe function's timeout is computed from it (lambdas/probe-timing.ts).
+ */
+export function probeBudgetMs(settings: Pick<HealthSettings, 'probeTimeoutMs'>): number {
+  return PROBE_BUDGET_TIMEOUTS * settings.probeTimeoutMs;
+}
 
 const PREAMBLE = `SELECT current_setting('server_version_num')::int AS version, to_regclass($1)::oid::int8 AS source`;
 
@@ -51,9 +59,10 @@ export async function probeHealth(pool: pg.Pool, settings: HealthSettings, optio
   let checks: HealthCheckResult[];
   let memory: ProbeMemory = { ...previous };
   try {
-    ({ checks, memory } = await probePostgres(pool, settings, options.job, custom, previous, () => now() - started));
+    const budgetMs = probeBudgetMs(settings);
+    ({ checks, memory } = await probePostgres(pool, settings, options.job, custom, previous, budgetMs, budgetMs - (now() - started)));
   } catch (error) {
-    checks = [{ name: 'probe', value: 1, unit: 'failures', verdict: 'critical', detail: `probe failed: ${(error as Error).message}`, error: (error as Error).message }];
+    checks = [probeFailure(error)];
   }
   const metricChecks = await cloudWatch;
   // Report order: Postgres built-ins, rds*, then the job's checks as the job lists them.
@@ -64,57 +73,129 @@ export async function probeHealth(pool: pg.Pool, settings: HealthSettings, optio
   return { report: { ...evaluation, probedAt: new Date(started).toISOString(), durationMs: now() - started }, memory };
 }
 
+/**
+ * The report of a probe that could not start (its database, or the run's own row, could not be read): the one
+ * critical 'probe' finding, which every strategy calls critical. The memory is carried on unchanged.
+ */
+export function unprobedResult(settings: HealthSettings, error: unknown, options: ProbeOptions = {}): ProbeResult {
+  const at = (options.now ?? Date.now)();
+  const evaluation = evaluateChecks([probeFailure(error)], { strategy: settings.strategy, settings, evaluator: options.job?.health?.evaluate, health: settings });
+  return { report: { ...evaluation, probedAt: new Date(at).toISOString(), durationMs: 0 }, memory: { ...(options.memory ?? {}) } };
+}
+
+function probeFailure(error: unknown): HealthCheckResult {
+  const message = error instanceof Error ? error.message : String(error);
+  return { name: 'probe', value: 1, unit: 'failures', verdict: 'critical', detail: `probe failed: ${message}`, error: message };
+}
+
+/** A check the probe means to run: what its report entry needs when it cannot run. */
+interface PlannedCheck {
+  readonly name: string;
+  readonly unit: string;
+  readonly weight: number;
+  readonly needsSourceTable: boolean;
+}
+
+function planChecks(settings: HealthSettings, job: JobDefinition | undefined, custom: readonly NamedCheck[]): PlannedCheck[] {
+  const builtIn = POSTGRES_CHECKS.filter((check) => settings[check.name].enabled && (!check.needsSourceTable || job?.source !== undefined))
+    .map((check) => ({ name: check.name, unit: check.unit, weight: settings[check.name].weight, needsSourceTable: check.needsSourceTable ?? false }));
+  const own = custom.filter(({ check }) => !isMetricCheck(check))
+    .map(({ name, check }) => ({ name, unit: check.unit ?? 'value', weight: check.weight ?? 1, needsSourceTable: false }));
+  return [...builtIn, ...own];
+}
+
+/**
+ * Runs the Postgres checks on one session, within `budgetMs` of wall-clock time. When the budget is spent the
+ * session is abandoned and the checks not finished are reported critical; a connect or preamble that fails throws
+ * (the caller reports the one 'probe' finding).
+ */
 async function probePostgres(
   pool: pg.Pool,
   settings: HealthSettings,
   job: JobDefinition | undefined,
   custom: readonly NamedCheck[],
   previous: ProbeMemory,
-  elapsedMs: () => number,
+  budgetMs: number,
+  remainingMs: number,
 ): Promise<{ checks: HealthCheckResult[]; memory: ProbeMemory }> {
-  const client = await pool.connect();
-  let broken: Error | undefined;
+  let planned = planChecks(settings, job, custom);
+  const results = new Map<string, HealthCheckResult>();
+  const memory: ProbeMemory = { ...previous };
+  let abandoned = false;
+  let running: string | undefined;
+  let client: pg.PoolClient | undefined;
+  let released = false;
+  // The session goes back to the pool as it came, or is closed; once either way.
+  const release = (error?: Error) => {
+    if (client && !released) {
+      released = true;
+      client.release(error);
+    }
+  };
+  const record = (result: HealthCheckResult) => {
+    if (!abandoned) results.set(result.name, result);
+  };
+
+  const work = (async () => {
+    client = await pool.connect();
+    if (abandoned) return release(new Error('abandoned'));
+    let broken: Error | undefined;
+    try {
+      await client.query(`SET statement_timeout = ${Math.trunc(settings.probeTimeoutMs)}`);
+      const source = job?.source ? quoteQualifiedName('source.table', job.source.table) : null;
+      const { rows } = await client.query<{ version: number; source: string | null }>(PREAMBLE, [source]);
+      const db = asQueryable(client);
+      const base = { db, settings, serverVersion: rows[0].version, ...(rows[0].source !== null ? { sourceTable: { name: job!.source!.table, oid: Number(rows[0].source) } } : {}) };
+      if (!base.sourceTable) planned = planned.filter((check) => !check.needsSourceTable);
+      for (const check of POSTGRES_CHECKS) {
+        const knobs = settings[check.name];
+        if (!knobs.enabled || (check.needsSourceTable && !base.sourceTable)) continue;
+        if (abandoned) return;
+        running = check.name;
+        try {
+          const measured = await check.measure({ ...base, previous: previous[check.name] } satisfies CheckContext);
+          record(checkResult(check.name, check.unit, knobs, measured));
+          if (measured.memory !== undefined && !abandoned) memory[check.name] = measured.memory;
+        } catch (error) {
+          record(failedResult(check.name, check.unit, knobs, error));
+        }
+      }
+      for (const { name, check } of custom) {
+        if (isMetricCheck(check)) continue;
+        if (abandoned) return;
+        running = name;
+        record(isSqlCheck(check) ? await measureSqlCheck(db, name, check) : await measureFunctionCheck(db, name, check as FunctionHealthCheck, settings.probeTimeoutMs));
+      }
+      running = undefined;
+    } catch (error) {
+      broken = error as Error;
+      throw error;
+    } finally {
+      if (!abandoned) {
+        if (!broken) await client.query('RESET statement_timeout').catch((error: Error) => { broken = error; });
+        release(broken);
+      }
+    }
+  })();
+
+  let timer: NodeJS.Timeout | undefined;
+  const spent = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), Math.max(0, remainingMs));
+  });
+  let finished: boolean;
   try {
-    await client.query(`SET statement_timeout = ${Math.trunc(settings.probeTimeoutMs)}`);
-    const source = job?.source ? quoteQualifiedName('source.table', job.source.table) : null;
-    const { rows } = await client.query<{ version: number; source: string | null }>(PREAMBLE, [source]);
-    const db = asQueryable(client);
-    const base = { db, settings, serverVersion: rows[0].version, ...(rows[0].source !== null ? { sourceTable: { name: job!.source!.table, oid: Number(rows[0].source) } } : {}) };
-    const budgetMs = PROBE_BUDGET_TIMEOUTS * settings.probeTimeoutMs;
-    const outOfTime = () => elapsedMs() > budgetMs;
-    const notRun = new Error(`not run: the probe spent its budget of ${budgetMs} ms`);
-    const checks: HealthCheckResult[] = [];
-    const memory: ProbeMemory = { ...previous };
-    for (const check of POSTGRES_CHECKS) {
-      const knobs = settings[check.name];
-      if (!knobs.enabled || (check.needsSourceTable && !base.sourceTable)) continue;
-      if (outOfTime()) {
-        checks.push(failedResult(check.name, check.unit, knobs, notRun));
-        continue;
-      }
-      const ctx: CheckContext = { ...base, previous: previous[check.name] };
-      try {
-        const measured = await check.measure(ctx);
-        checks.push(checkResult(check.name, check.unit, knobs, measured));
-        if (measured.memory !== undefined) memory[check.name] = measured.memory;
-      } catch (error) {
-        checks.push(failedResult(check.name, check.unit, knobs, error));
-      }
-    }
-    for (const { name, check } of custom) {
-      if (isMetricCheck(check)) continue;
-      if (outOfTime()) checks.push(failedResult(name, check.unit ?? 'value', { weight: check.weight ?? 1 }, notRun));
-      else if (isSqlCheck(check)) checks.push(await measureSqlCheck(db, name, check));
-      else checks.push(await measureFunctionCheck(db, name, check as FunctionHealthCheck, settings.probeTimeoutMs));
-    }
-    return { checks, memory };
-  } catch (error) {
-    broken = error as Error;
-    throw error;
+    finished = await Promise.race([work.then(() => true), spent]);
   } finally {
-    // The session goes back to the pool as it came, or not at all.
-    let releaseWith = broken;
-    if (!releaseWith) await client.query('RESET statement_timeout').catch((error: Error) => { releaseWith = error; });
-    client.release(releaseWith);
+    clearTimeout(timer);
   }
+  if (!finished) {
+    abandoned = true;
+    // The abandoned work ends with an error once its session is closed: nobody waits for it any more.
+    work.catch(() => undefined);
+    release(new Error(`abandoned: the probe spent its budget of ${budgetMs} ms`));
+  }
+  const notRun = new Error(`not run: the probe spent its budget of ${budgetMs} ms`);
+  const cut = new Error(`not finished: the probe spent its budget of ${budgetMs} ms`);
+  const checks = planned.map((check) => results.get(check.name) ?? failedResult(check.name, check.unit, { weight: check.weight }, check.name === running ? cut : notRun));
+  return { checks, memory: { ...memory } };
 }

@@ -1,13 +1,16 @@
-import { decide, type BatchStats, type ControlState } from '../core/controller';
+import type pg from 'pg';
+import { decide, NO_REQUESTS, type BatchStats, type ControlState } from '../core/controller';
 import type { HealthReport } from '../core/health';
 import type { JobDefinition } from '../core/job';
 import { assertHealthFitsJob } from '../core/job-health';
 import { resolveSettings, type RunSettings } from '../core/settings';
 import { recordDecision } from '../db/history';
-import { probeHealth, type ProbeMemory } from '../db/health-probe';
-import { readRunControls, type RunStatus } from '../db/runs';
+import { probeHealth, unprobedResult, type ProbeMemory } from '../db/health-probe';
+import { readRunControls, type RunControls, type RunStatus } from '../db/runs';
+import { readRunTotals } from '../db/totals';
 import type { HandlerDeps, RunContext } from './deps';
-import { makeOutcome, type RunOutcome } from './outcome';
+import { makeOutcomeAnyway, type RunOutcome } from './outcome';
+import { BOOKKEEPING_STEP_MS, withinTimeLimit } from './probe-timing';
 import { recordDecisionMetrics, silentTelemetry } from './telemetry';
 
 export interface HealthProbeEvent {
@@ -37,34 +40,70 @@ const STATUS: Record<ControlState['action'], RunStatus> = {
 
 /**
  * Reads the operator's flags and live knobs, probes Postgres, asks the controller what to do next, and records
- * the decision (with its report) in the run's history.
+ * the decision (with its report) in the run's history. Never throws over the database: flags that cannot be read
+ * make the report critical (the run backs off rather than go on blind), a decision that cannot be recorded is
+ * logged, and the totals of a run that ends here are marked unavailable. Each step has a time limit
+ * (probe-timing.ts), so the probe ends within its function's timeout.
  */
 export function makeHealthProbeHandler(deps: HandlerDeps) {
   const telemetry = deps.telemetry ?? silentTelemetry;
   return async (event: HealthProbeEvent): Promise<HealthProbeResult> => {
     const { run } = event;
-    const pool = await deps.getPool();
-    const controls = await readRunControls(pool, deps.bookkeepingSchema, run.runId);
-    const { settings, knobProblem } = effectiveSettings(run.settings, controls.knobs, deps.job);
-    const { report, memory } = await probeHealth(pool, settings.health, { job: deps.job, memory: event.control.memory, metrics: deps.metrics });
-    const next = decide(settings, event.control, event.lastBatch, report, controls, deps.random);
+    const read = await readControls(deps, run.runId);
+    const { pool } = read;
+    const controls = 'controls' in read ? read.controls : undefined;
+    if ('error' in read) telemetry.log('warn', 'run controls not read', { runId: run.runId, error: read.error.message });
+    const { settings, knobProblem } = controls ? effectiveSettings(run.settings, controls.knobs, deps.job) : { settings: run.settings, knobProblem: undefined };
+    const probeOptions = { job: deps.job, memory: event.control.memory, metrics: deps.metrics };
+    const { report, memory } = 'error' in read
+      ? unprobedResult(settings.health, new Error(`reading the run's flags and knobs failed: ${read.error.message}`), probeOptions)
+      : await probeHealth(read.pool, settings.health, probeOptions);
+    const next = decide(settings, event.control, event.lastBatch, report, controls ?? NO_REQUESTS, deps.random);
     const reason = knobProblem ? `${next.reason} (live knobs ignored: ${knobProblem})` : next.reason;
     const status = STATUS[next.action];
     const ended = next.action === 'halt' || next.action === 'abort';
-    const outcome = ended ? await makeOutcome(pool, deps.bookkeepingSchema, run, next.action === 'halt' ? 'failed' : 'aborted', reason, event.executionId) : undefined;
+    const outcome = ended
+      ? await makeOutcomeAnyway(() => bookkeeping('reading the run\'s totals', pool, (p) => readRunTotals(p, deps.bookkeepingSchema, run.runId)), run, next.action === 'halt' ? 'failed' : 'aborted', reason, event.executionId)
+      : undefined;
     const control = { ...next, reason };
-    await recordDecision(pool, deps.bookkeepingSchema, run.runId, {
-      status,
-      reason,
-      health: report,
-      control,
-      entry: { iteration: next.iteration, action: next.action, batchSize: next.batchSize, waitSeconds: next.waitSeconds, paceSeconds: next.paceSeconds, reason, health: report, lastBatch: event.lastBatch, execution: event.executionId },
-    });
+    try {
+      await bookkeeping('recording the decision', pool, (p) => recordDecision(p, deps.bookkeepingSchema, run.runId, {
+        status,
+        reason,
+        health: report,
+        control,
+        entry: { iteration: next.iteration, action: next.action, batchSize: next.batchSize, waitSeconds: next.waitSeconds, paceSeconds: next.paceSeconds, reason, health: report, lastBatch: event.lastBatch, execution: event.executionId },
+      }));
+    } catch (error) {
+      // The decision still drives the state machine; only its history entry is missing.
+      telemetry.log('warn', 'decision not recorded', { runId: run.runId, iteration: next.iteration, action: next.action, error: (error as Error).message });
+    }
     telemetry.log('info', 'decision', { runId: run.runId, iteration: next.iteration, action: next.action, batchSize: next.batchSize, waitSeconds: next.waitSeconds, paceSeconds: next.paceSeconds, reason, verdict: report.verdict });
     recordDecisionMetrics(telemetry, next, report);
     telemetry.flush();
     return { ...control, health: report, memory, ...(outcome ? { outcome } : {}) };
   };
+}
+
+type ControlsRead = { readonly pool: pg.Pool; readonly controls: RunControls } | { readonly pool?: pg.Pool; readonly error: Error };
+
+/** The pool and the operator's flags and knobs, within one step's time limit; or why they could not be had. */
+async function readControls(deps: HandlerDeps, runId: string): Promise<ControlsRead> {
+  let pool: pg.Pool | undefined;
+  try {
+    return await withinTimeLimit('reading the run\'s flags and knobs', BOOKKEEPING_STEP_MS, async () => {
+      pool = await deps.getPool();
+      return { pool, controls: await readRunControls(pool, deps.bookkeepingSchema, runId) };
+    });
+  } catch (error) {
+    return { pool, error: error as Error };
+  }
+}
+
+/** One bookkeeping statement within its step's time limit; without a pool it fails at once. */
+function bookkeeping<T>(what: string, pool: pg.Pool | undefined, fn: (pool: pg.Pool) => Promise<T>): Promise<T> {
+  if (!pool) return Promise.reject(new Error(`${what}: no database pool`));
+  return withinTimeLimit(what, BOOKKEEPING_STEP_MS, () => fn(pool));
 }
 
 /**

@@ -17,6 +17,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { sampleExecutionInput } from '../core/input-schema';
 import { resolveSettings, validateOverrides, type RunSettingsOverrides } from '../core/settings';
+import { HEALTH_PROBE_TIMEOUT_SECONDS } from '../lambdas/probe-timing';
 import { METRICS_NAMESPACE } from '../lambdas/telemetry';
 import { BackfillAlarms } from './alarms';
 import { makeBackfillDashboard } from './dashboard';
@@ -245,7 +246,8 @@ export class AdaptiveBackfill extends Construct {
       return fn;
     };
     this.initRun = makeFunction('InitRun', 'init-run.ts', Duration.minutes(15));
-    this.healthProbe = makeFunction('HealthProbe', 'health-probe.ts', Duration.seconds(30), probeExtras);
+    // Computed from the probe's enforced limits (lambdas/probe-timing.ts: 50 s at worst, whatever the knobs say).
+    this.healthProbe = makeFunction('HealthProbe', 'health-probe.ts', Duration.seconds(HEALTH_PROBE_TIMEOUT_SECONDS), probeExtras);
     this.batchProcessor = makeFunction('BatchProcessor', 'batch-processor.ts', batchTimeout);
     this.queue.grantSendMessages(this.initRun);
     this.queue.grantConsumeMessages(this.batchProcessor);

@@ -78,6 +78,9 @@ export function buildBackfillDefinition(scope: Construct, fns: BackfillFunctions
     }),
     resultPath: '$.control',
   });
+  // The probe never throws over the database (a failure there is a critical finding and the run backs off); what
+  // is left, a function timeout or crash, is tried again a few times before the execution fails.
+  probe.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(2), maxAttempts: 3, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL });
 
   const backoff = new sfn.Wait(scope, STATES.backoff, {
     comment: 'Adaptive exponential backoff with full jitter; the controller chose the seconds.',
@@ -162,6 +165,9 @@ export function buildBackfillDefinition(scope: Construct, fns: BackfillFunctions
       Resource: `arn:${Aws.PARTITION}:states:::states:startExecution`,
       Parameters: {
         'StateMachineArn.$': '$$.StateMachine.Id',
+        // Derived from this execution: a retried start that had in fact started returns that same execution
+        // (same name and input) instead of starting the run twice.
+        'Name.$': "States.Hash($$.Execution.Id, 'SHA-1')",
         Input: {
           'job.$': '$.run.jobName',
           'runId.$': '$.run.runId',
@@ -173,6 +179,8 @@ export function buildBackfillDefinition(scope: Construct, fns: BackfillFunctions
       ResultPath: '$.continuedAs',
     },
   });
+  // Throttled (StartExecution's rate) or refused while too many executions run: both pass, so try again with jitter.
+  continueAsNew.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(1), maxAttempts: 5, backoffRate: 2, maxDelay: Duration.seconds(30), jitterStrategy: sfn.JitterType.FULL });
   const continued = new sfn.Succeed(scope, STATES.continued, {
     comment: 'The run goes on in the execution named in continuedAs.',
     outputPath: '$.continuedAs',

@@ -1,28 +1,16 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import type pg from 'pg';
 import job from '@adaptive-backfill/job';
 import { validateJob } from '../../core/job';
 import { makeLazyCloudWatchSource } from '../../db/health/metric-source';
-import { makePool } from '../../db/pool';
 import type { HandlerDeps } from '../deps';
 import { config } from './config';
-import { readDatabaseSecret } from './database-secret';
 import { makePowertoolsTelemetry } from './powertools-telemetry';
+import { makeSecretPool } from './secret-pool';
 
-const SECRET_TTL_MS = 5 * 60_000;
 export const telemetry = makePowertoolsTelemetry({ serviceName: config.serviceName, namespace: config.metricsNamespace });
-const secrets = new SecretsManagerClient({});
-let cached: { pool: pg.Pool; expires: number } | undefined;
-
-/** One pool per container, re-reading the secret every few minutes so a rotated password is picked up. */
-async function getPool(): Promise<pg.Pool> {
-  if (cached && cached.expires > Date.now()) return cached.pool;
-  const previous = cached?.pool;
-  cached = { pool: makePool(await readDatabaseSecret(secrets, config.databaseSecretArn)), expires: Date.now() + SECRET_TTL_MS };
-  if (previous) previous.end().catch((error: Error) => process.emitWarning(`closing the previous pool: ${error.message}`));
-  return cached.pool;
-}
+/** One pool per container, re-made from the secret every few minutes or at once when its password is refused. */
+const getPool = makeSecretPool({ secrets: new SecretsManagerClient({}), secretArn: config.databaseSecretArn });
 
 export const awsDeps: HandlerDeps = {
   job: validateJob(job, 'bundled job module'),

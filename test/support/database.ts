@@ -12,11 +12,12 @@ export interface TestDatabase {
 
 /**
  * A fresh database for one test file: on DATABASE_URL's server when set, else on an embedded Postgres
- * started for this file. Dropped (or the server stopped) by close().
+ * started for this file. Dropped (or the server stopped) by close(). `alwaysEmbedded` for a test that needs what
+ * only the embedded server is known to have (password authentication).
  */
-export async function openTestDatabase(): Promise<TestDatabase> {
-  const embedded = localEnv.databaseUrl ? undefined : await startEmbeddedPostgres();
-  const serverUrl = localEnv.databaseUrl ?? embedded!.url;
+export async function openTestDatabase(options: { readonly alwaysEmbedded?: boolean } = {}): Promise<TestDatabase> {
+  const embedded = localEnv.databaseUrl && !options.alwaysEmbedded ? undefined : await startEmbeddedPostgres();
+  const serverUrl = embedded?.url ?? localEnv.databaseUrl!;
   const name = `ab_test_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
   const admin = new pg.Client({ connectionString: serverUrl });
   await admin.connect();

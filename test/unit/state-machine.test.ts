@@ -65,7 +65,8 @@ describe('the batch-loop definition', () => {
   });
 
   it('writes at most EVENTS_PER_ITERATION history events per loop iteration, so the default generation stays under 20,000', () => {
-    // Prepare: events each state type writes (Lambda Task: entered, scheduled, started, succeeded, exited)
+    // Prepare: events each state type writes (Lambda Task: entered, scheduled, started, succeeded, exited). A Retry
+    // writes nothing while its state succeeds; only a retried attempt adds events (scheduled, started, failed).
     const eventsOf = (name: string) => (states[name].Type === 'Task' ? 5 : 2);
     const loopStates = new Set(['ProbeHealth', 'Decide', 'Backoff', 'Paused', 'Pace', 'ProcessBatch', 'BatchFailed', 'Drained?']);
     const nextOf = (name: string): string[] => {
@@ -94,17 +95,19 @@ describe('the batch-loop definition', () => {
     });
   });
 
-  it('ProbeHealth passes the run, control and last batch and stores the decision in $.control', () => {
-    const { Retry, ...rest } = states.ProbeHealth;
-    assert.deepStrictEqual(rest, {
+  it('ProbeHealth passes the run, control and last batch, stores the decision in $.control, and retries a crash or timeout', () => {
+    assert.deepStrictEqual(states.ProbeHealth, {
       Type: 'Task',
       Comment: 'Read the operator\'s flags and knobs, probe Postgres health, and let the controller decide: proceed (with a batch size), back off, pause, or halt.',
       Resource: arnOf('healthProbe'),
       Parameters: { 'run.$': '$.run', 'control.$': '$.control', 'lastBatch.$': '$.lastBatch', 'executionId.$': '$$.Execution.Id' },
       ResultPath: '$.control',
       Next: 'Decide',
+      Retry: [
+        { ErrorEquals: ['Lambda.ClientExecutionTimeoutException', 'Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException'], IntervalSeconds: 2, MaxAttempts: 6, BackoffRate: 2 },
+        { ErrorEquals: ['States.ALL'], IntervalSeconds: 2, MaxAttempts: 3, BackoffRate: 2, JitterStrategy: 'FULL' },
+      ],
     });
-    assert.ok(Array.isArray(Retry) && Retry.length > 0, 'Lambda service errors are retried');
   });
 
   it('ProcessBatch catches a failed batch into BatchFailed instead of failing the run', () => {
@@ -131,13 +134,14 @@ describe('the batch-loop definition', () => {
     assert.deepStrictEqual(states.Halted, { Type: 'Fail', Comment: 'The controller halted the run.', Error: 'BackfillHalted', CausePath: '$.control.reason' });
   });
 
-  it('ContinueAsNew starts this same state machine with the carried state', () => {
+  it('ContinueAsNew starts this same state machine with the carried state, under a name derived from this execution, retrying throttling', () => {
     assert.deepStrictEqual(states.ContinueAsNew, {
       Type: 'Task',
       Comment: 'Start a fresh execution of this state machine that carries the run on, then end this one.',
       Resource: 'arn:aws:states:::states:startExecution',
       Parameters: {
         'StateMachineArn.$': '$$.StateMachine.Id',
+        'Name.$': "States.Hash($$.Execution.Id, 'SHA-1')",
         Input: {
           'job.$': '$.run.jobName',
           'runId.$': '$.run.runId',
@@ -148,6 +152,7 @@ describe('the batch-loop definition', () => {
       ResultSelector: { 'executionArn.$': '$.ExecutionArn' },
       ResultPath: '$.continuedAs',
       Next: 'ContinuedAsNew',
+      Retry: [{ ErrorEquals: ['States.ALL'], IntervalSeconds: 1, MaxAttempts: 5, BackoffRate: 2, MaxDelaySeconds: 30, JitterStrategy: 'FULL' }],
     });
   });
 });
