@@ -120,7 +120,7 @@ describe('live knobs (backfill set)', () => {
       'health.lockWaits.enabled: must be true or false; got "1"',
       'health.strategy: must be one of "any-critical", "weighted", "fraction-failing", "custom"; got "fastest"',
       'did not throw',
-      'health.probeTimeoutMs: must be an integer from 10 to 60000; got 2.5',
+      'health.probeTimeoutMs: must be an integer from 10 to 5000; got 2.5',
       'batch.niceRatio: must be a number from 0 to 100; got "1e400"',
       'health.custom.1st.warning: health.custom.1st is not a known knob; allowed here: a custom check name (a letter, then letters, digits or _)',
       'health.custom.backlog.warnin: health.custom.backlog.warnin is not a known knob; allowed here: enabled, weight, halt, warning, critical',
