@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { after, before, describe, it } from 'node:test';
-import type { CodeJobDefinition, ItemOutcome } from '../../core/job';
 import { resolveSettings } from '../../core/settings';
 import { makeRangeItem } from '../../core/work-item';
 import { upsertRun } from '../../db/runs';
@@ -13,6 +12,7 @@ import { sendItems } from '../../queue/work-queue';
 import { backfillWith as backfill, localSqsEnv } from '../support/cli';
 import { openTestDatabase, type TestDatabase } from '../support/database';
 import { until } from '../support/steering';
+import { breakableCounterJob } from '../support/breakable-job';
 
 const POISONABLE = 'test/fixtures/poisonable-job.ts';
 
@@ -68,14 +68,7 @@ describe('backfill dlq', () => {
     const SCHEMA = 'aws_bookkeeping';
     const run = { runId: 'aws-run', jobName: 'counter-code', settings: resolveSettings({}), plannedItems: 3 };
     let broken = true;
-    const job: CodeJobDefinition = {
-      name: 'counter-code',
-      process: async (items, ctx) => Promise.all(items.map((item): Promise<ItemOutcome> => {
-        if (broken && item.range!.lo === '1') return Promise.resolve({ status: 'fail', reason: 'row 1 is poisoned' });
-        if (broken && item.range!.lo === '11') return Promise.resolve({ status: 'retry', reason: 'upstream down' });
-        return ctx.withTransaction(item, async (tx) => (await tx.query('UPDATE counted SET n = n + 1 WHERE id >= $1 AND id < $2', [item.range!.lo, item.range!.hi])).rowCount ?? 0);
-      })),
-    };
+    const job = breakableCounterJob(() => broken);
     const processBatch = () => makeBatchProcessorHandler({
       job, getPool: async () => db.pool, sqs: queues.sqs, queueUrl: queues.queueUrl, deadLetterQueueUrl: queues.deadLetterQueueUrl,
       maxReceiveCount: 1, bookkeepingSchema: SCHEMA, receiveWaitSeconds: 0,

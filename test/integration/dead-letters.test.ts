@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
-import type { CodeJobDefinition, ItemOutcome } from '../../core/job';
 import { resolveSettings } from '../../core/settings';
 import { makeRangeItem, type WorkItem } from '../../core/work-item';
 import { readLastFailures } from '../../db/last-failures';
@@ -15,6 +14,7 @@ import { countMessages, followRedrive, peekDeadLetters, purgeDeadLetters, startR
 import { deadLetter, sendItems } from '../../queue/work-queue';
 import { openTestDatabase, type TestDatabase } from '../support/database';
 import { until } from '../support/steering';
+import { breakableCounterJob } from '../support/breakable-job';
 
 const SCHEMA = 'dead_letters_test';
 
@@ -26,14 +26,7 @@ describe('DLQ operations on SQS (real Postgres, local SQS server)', () => {
   /** While true, range 1 is poisoned and range 11's upstream is down; the rest succeed, each exactly once. */
   let broken = true;
 
-  const job: CodeJobDefinition = {
-    name: 'counter-code',
-    process: async (items, ctx) => Promise.all(items.map((item): Promise<ItemOutcome> => {
-      if (broken && item.range!.lo === '1') return Promise.resolve({ status: 'fail', reason: 'row 1 is poisoned' });
-      if (broken && item.range!.lo === '11') return Promise.resolve({ status: 'retry', reason: 'upstream down' });
-      return ctx.withTransaction(item, async (tx) => (await tx.query('UPDATE counted SET n = n + 1 WHERE id >= $1 AND id < $2', [item.range!.lo, item.range!.hi])).rowCount ?? 0);
-    })),
-  };
+  const job = breakableCounterJob(() => broken);
   const handler = () => makeBatchProcessorHandler({
     job, getPool: async () => db.pool, sqs: queues.sqs, queueUrl: queues.queueUrl, deadLetterQueueUrl: queues.deadLetterQueueUrl,
     maxReceiveCount: 1, bookkeepingSchema: SCHEMA, receiveWaitSeconds: 0,
