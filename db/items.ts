@@ -105,21 +105,20 @@ export async function countItems(pool: pg.Pool, schema: string, runId: string): 
  * The local redrive: marks the run's dead items requeued, so they are outstanding again and the next
  * `backfill run --local --run-id` puts them on the work queue. Returns how many were requeued.
  */
-export async function requeueDeadItems(pool: pg.Pool, schema: string, runId: string): Promise<number> {
-  const s = quoteIdentifier(schema);
-  const { rowCount } = await pool.query(
-    `UPDATE ${s}.items i SET requeued_at = clock_timestamp()
-     WHERE run_id = $1 AND purged_at IS NULL AND ${notDone(s)} AND ${deadCondition(s)}`,
-    [runId],
-  );
-  return rowCount ?? 0;
+export function requeueDeadItems(pool: pg.Pool, schema: string, runId: string): Promise<number> {
+  return markDeadItems(pool, schema, runId, 'requeued_at');
 }
 
 /** The local purge: the run's dead items are dropped for good (kept as rows, marked purged). Returns how many. */
-export async function purgeDeadItems(pool: pg.Pool, schema: string, runId: string): Promise<number> {
+export function purgeDeadItems(pool: pg.Pool, schema: string, runId: string): Promise<number> {
+  return markDeadItems(pool, schema, runId, 'purged_at');
+}
+
+/** Stamps `column` now on the run's dead items (not done, not purged); returns how many. */
+async function markDeadItems(pool: pg.Pool, schema: string, runId: string, column: 'requeued_at' | 'purged_at'): Promise<number> {
   const s = quoteIdentifier(schema);
   const { rowCount } = await pool.query(
-    `UPDATE ${s}.items i SET purged_at = clock_timestamp()
+    `UPDATE ${s}.items i SET ${column} = clock_timestamp()
      WHERE run_id = $1 AND purged_at IS NULL AND ${notDone(s)} AND ${deadCondition(s)}`,
     [runId],
   );

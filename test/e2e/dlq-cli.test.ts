@@ -13,6 +13,7 @@ import { backfillWith as backfill, localSqsEnv } from '../support/cli';
 import { openTestDatabase, type TestDatabase } from '../support/database';
 import { until } from '../support/steering';
 import { breakableCounterJob } from '../support/breakable-job';
+import { localDeps } from '../support/deps';
 
 const POISONABLE = 'test/fixtures/poisonable-job.ts';
 
@@ -69,10 +70,7 @@ describe('backfill dlq', () => {
     const run = { runId: 'aws-run', jobName: 'counter-code', settings: resolveSettings({}), plannedItems: 3 };
     let broken = true;
     const job = breakableCounterJob(() => broken);
-    const processBatch = () => makeBatchProcessorHandler({
-      job, getPool: async () => db.pool, sqs: queues.sqs, queueUrl: queues.queueUrl, deadLetterQueueUrl: queues.deadLetterQueueUrl,
-      maxReceiveCount: 1, bookkeepingSchema: SCHEMA, receiveWaitSeconds: 0,
-    })({ run, batchSize: 10, executionId: 'local' });
+    const processBatch = () => makeBatchProcessorHandler(localDeps(job, db.pool, queues, { maxReceiveCount: 1, bookkeepingSchema: SCHEMA }))({ run, batchSize: 10, executionId: 'local' });
 
     before(async () => {
       queues = await startLocalQueues({ maxReceiveCount: 1, visibilityTimeoutSeconds: 30 });

@@ -10,6 +10,7 @@ import { makeBatchProcessorHandler } from '../../lambdas/batch-processor';
 import { startLocalQueues, type LocalQueues } from '../../local/local-sqs';
 import { queueDepth } from '../../queue/work-queue';
 import { openTestDatabase, type TestDatabase } from '../support/database';
+import { localDeps } from '../support/deps';
 
 const SCHEMA = 'bad_input_test';
 const RUN = { runId: 'bad-input', jobName: 'counter', settings: resolveSettings({}), plannedItems: 3 };
@@ -47,10 +48,7 @@ describe('bad input in a batch (real Postgres, local SQS)', () => {
     ];
     await queues.sqs.send(new SendMessageBatchCommand({ QueueUrl: queues.queueUrl, Entries: bodies.map((body, i) => ({ Id: String(i), MessageBody: body })) }));
     // Act
-    const stats = await makeBatchProcessorHandler({
-      job: counterJob, getPool: async () => db.pool, sqs: queues.sqs, queueUrl: queues.queueUrl, deadLetterQueueUrl: queues.deadLetterQueueUrl,
-      maxReceiveCount: 3, bookkeepingSchema: SCHEMA, receiveWaitSeconds: 0,
-    })({ run: RUN, batchSize: 20, executionId: 'local' });
+    const stats = await makeBatchProcessorHandler(localDeps(counterJob, db.pool, queues, { maxReceiveCount: 3, bookkeepingSchema: SCHEMA }))({ run: RUN, batchSize: 20, executionId: 'local' });
     // Assess
     assert.deepStrictEqual([stats.received, stats.succeeded, stats.deadLettered, stats.retried, stats.rowsAffected], [9, 3, 6, 0, 30]);
     const { rows } = await db.pool.query<{ n: number; c: string }>('SELECT n, count(*) AS c FROM counted GROUP BY n');

@@ -13,6 +13,7 @@ import { startLocalQueues, type LocalQueues } from '../../local/local-sqs';
 import { queueDepth, sendItems } from '../../queue/work-queue';
 import { openTestDatabase, type TestDatabase } from '../support/database';
 import { recordingTelemetry } from '../support/telemetry';
+import { localDeps } from '../support/deps';
 
 const SCHEMA = 'bookkeeping_test';
 const settings = resolveSettings({ chunkSize: 10 });
@@ -31,16 +32,7 @@ describe('batch processor (real Postgres, local SQS)', () => {
   let runSeq = 0;
   let run: RunContext;
 
-  const deps = (job: JobDefinition): HandlerDeps => ({
-    job,
-    getPool: async () => db.pool,
-    sqs: queues.sqs,
-    queueUrl: queues.queueUrl,
-    deadLetterQueueUrl: queues.deadLetterQueueUrl,
-    maxReceiveCount: 3,
-    bookkeepingSchema: SCHEMA,
-    receiveWaitSeconds: 0,
-  });
+  const deps = (job: JobDefinition): HandlerDeps => localDeps(job, db.pool, queues, { maxReceiveCount: 3, bookkeepingSchema: SCHEMA });
 
   const deadLetters = async () => {
     const { Messages = [] } = await queues.sqs.send(new ReceiveMessageCommand({ QueueUrl: queues.deadLetterQueueUrl, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'] }));

@@ -15,6 +15,7 @@ import { deadLetter, sendItems } from '../../queue/work-queue';
 import { openTestDatabase, type TestDatabase } from '../support/database';
 import { until } from '../support/steering';
 import { breakableCounterJob } from '../support/breakable-job';
+import { localDeps } from '../support/deps';
 
 const SCHEMA = 'dead_letters_test';
 
@@ -27,10 +28,7 @@ describe('DLQ operations on SQS (real Postgres, local SQS server)', () => {
   let broken = true;
 
   const job = breakableCounterJob(() => broken);
-  const handler = () => makeBatchProcessorHandler({
-    job, getPool: async () => db.pool, sqs: queues.sqs, queueUrl: queues.queueUrl, deadLetterQueueUrl: queues.deadLetterQueueUrl,
-    maxReceiveCount: 1, bookkeepingSchema: SCHEMA, receiveWaitSeconds: 0,
-  })({ run, batchSize: 10, executionId: 'local' });
+  const handler = () => makeBatchProcessorHandler(localDeps(job, db.pool, queues, { maxReceiveCount: 1, bookkeepingSchema: SCHEMA }))({ run, batchSize: 10, executionId: 'local' });
   const item = (lo: number): WorkItem => makeRangeItem(run.runId, { lo: String(lo), hi: String(lo + 10) });
   const counts = async () => (await db.pool.query<{ n: number; c: string }>('SELECT n, count(*) AS c FROM counted GROUP BY n ORDER BY n')).rows;
 

@@ -15,6 +15,7 @@ import { startLocalQueues, type LocalQueues } from '../../local/local-sqs';
 import { sendItems } from '../../queue/work-queue';
 import { openTestDatabase, type TestDatabase } from '../support/database';
 import { recordingTelemetry } from '../support/telemetry';
+import { localDeps } from '../support/deps';
 
 const SCHEMA = 'telemetry_test';
 const settings = resolveSettings({ chunkSize: 10 });
@@ -27,17 +28,7 @@ describe('handler telemetry (real Postgres, local SQS)', () => {
   let runSeq = 0;
   let run: RunContext;
 
-  const deps = (job: JobDefinition, telemetry: HandlerDeps['telemetry']): HandlerDeps => ({
-    job,
-    getPool: async () => db.pool,
-    sqs: queues.sqs,
-    queueUrl: queues.queueUrl,
-    deadLetterQueueUrl: queues.deadLetterQueueUrl,
-    maxReceiveCount: 3,
-    bookkeepingSchema: SCHEMA,
-    receiveWaitSeconds: 0,
-    telemetry,
-  });
+  const deps = (job: JobDefinition, telemetry: HandlerDeps['telemetry']): HandlerDeps => localDeps(job, db.pool, queues, { maxReceiveCount: 3, bookkeepingSchema: SCHEMA, telemetry });
 
   before(async () => {
     db = await openTestDatabase();

@@ -11,6 +11,7 @@ import { startLocalQueues, type LocalQueues } from '../../local/local-sqs';
 import { sendItems } from '../../queue/work-queue';
 import { openTestDatabase, type TestDatabase } from '../support/database';
 import { deferred, until } from '../support/steering';
+import { localDeps } from '../support/deps';
 
 const SCHEMA = 'idempotency_test';
 const settings = resolveSettings({ chunkSize: 10 });
@@ -22,16 +23,7 @@ describe('exactly-once effects of code jobs through ctx.withTransaction (real Po
   let run: RunContext;
   let runSeq = 0;
 
-  const deps = (job: CodeJobDefinition): HandlerDeps => ({
-    job,
-    getPool: async () => db.pool,
-    sqs: queues.sqs,
-    queueUrl: queues.queueUrl,
-    deadLetterQueueUrl: queues.deadLetterQueueUrl,
-    maxReceiveCount: 5,
-    bookkeepingSchema: SCHEMA,
-    receiveWaitSeconds: 0,
-  });
+  const deps = (job: CodeJobDefinition): HandlerDeps => localDeps(job, db.pool, queues, { maxReceiveCount: 5, bookkeepingSchema: SCHEMA });
   const counts = async () => (await db.pool.query<{ n: number; rows: string }>('SELECT n, count(*) AS rows FROM counted GROUP BY n ORDER BY n')).rows;
   const increment = (tx: Parameters<Parameters<JobContext['withTransaction']>[1]>[0], lo: string, hi: string) =>
     tx.query('UPDATE counted SET n = n + 1 WHERE id >= $1 AND id < $2', [lo, hi]).then((r) => r.rowCount ?? 0);

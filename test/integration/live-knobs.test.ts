@@ -11,6 +11,7 @@ import { startLocalQueues, type LocalQueues } from '../../local/local-sqs';
 import { backfillInProcess } from '../support/cli';
 import { openTestDatabase, type TestDatabase } from '../support/database';
 import { only } from '../support/health';
+import { localDeps } from '../support/deps';
 
 /** A job whose one check counts unsent rows: 4 are waiting, a warning by its own thresholds. */
 const outboxJob: JobDefinition = {
@@ -40,10 +41,7 @@ describe('live knobs from `backfill set` as the next probe reads them (real Post
     const settings = resolveSettings({ health: only('lockWaits') });
     const run: RunContext = { runId: 'knobbed-outbox', jobName: 'outbox', settings, plannedItems: 0 };
     await upsertRun(db.pool, 'backfill', run.runId, 'outbox', settings);
-    const probe = makeHealthProbeHandler({
-      job: outboxJob, getPool: async () => db.pool, sqs: queues.sqs, queueUrl: queues.queueUrl, deadLetterQueueUrl: queues.deadLetterQueueUrl,
-      maxReceiveCount: 3, bookkeepingSchema: 'backfill', receiveWaitSeconds: 0,
-    });
+    const probe = makeHealthProbeHandler(localDeps(outboxJob, db.pool, queues, { maxReceiveCount: 3, bookkeepingSchema: 'backfill' }));
     const next = () => probe({ run, control: initialControl(settings), lastBatch: null, executionId: 'local' });
     const view = (result: Awaited<ReturnType<typeof next>>) => [result.health.strategy, result.health.checks.map((c) => [c.name, c.verdict])];
     const set = (...args: string[]) => backfillInProcess('set', run.runId, ...args, '--database-url', db.url);

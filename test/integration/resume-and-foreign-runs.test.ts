@@ -12,6 +12,7 @@ import { makeInitRunHandler } from '../../lambdas/init-run';
 import { startLocalQueues, type LocalQueues } from '../../local/local-sqs';
 import { queueDepth, sendItems } from '../../queue/work-queue';
 import { openTestDatabase, type TestDatabase } from '../support/database';
+import { localDeps } from '../support/deps';
 
 const SCHEMA = 'backfill';
 const ARN = (name: string) => `arn:aws:states:eu-west-1:111122223333:execution:Backfill:${name}`;
@@ -39,7 +40,7 @@ describe('resuming a run and the shared queue, at the handler level (real Postgr
   });
   beforeEach(async () => {
     queues = await startLocalQueues({ maxReceiveCount: 5, visibilityTimeoutSeconds: 30 });
-    deps = { job: counterJob, getPool: async () => db.pool, sqs: queues.sqs, queueUrl: queues.queueUrl, deadLetterQueueUrl: queues.deadLetterQueueUrl, maxReceiveCount: 5, bookkeepingSchema: SCHEMA, receiveWaitSeconds: 0 };
+    deps = localDeps(counterJob, db.pool, queues, { maxReceiveCount: 5, bookkeepingSchema: SCHEMA });
     await db.pool.query('DROP TABLE IF EXISTS counted');
     await db.pool.query('CREATE TABLE counted (id bigint PRIMARY KEY, n int NOT NULL DEFAULT 0)');
     await db.pool.query('INSERT INTO counted (id) SELECT g FROM generate_series(1, 1000) g');
