@@ -14,6 +14,7 @@ const DESCRIPTIONS: Readonly<Record<string, string>> = {
   batch: 'work items per batch, and how the controller adapts it',
   degraded: 'how a degraded database (warnings only) is treated',
   backoff: 'exponential backoff with full jitter while the database is unhealthy',
+  failures: 'halt the run when more than haltRatio of at least minItems settled items were dead-lettered (1 never halts)',
   health: 'health checks (each by name: thresholds, enabled, weight, halt), the evaluation strategy and the probe timeout',
 };
 

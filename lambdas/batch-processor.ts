@@ -2,17 +2,19 @@ import { randomUUID } from 'node:crypto';
 import type { Message } from '@aws-sdk/client-sqs';
 import type { BatchStats } from '../core/controller';
 import { BatchFailedError, MalformedWorkItemError } from '../core/errors';
-import type { ItemOutcome, JobContext } from '../core/job';
+import type { JobContext } from '../core/job';
 import { parseWorkItem, type WorkItem } from '../core/work-item';
+import { recordDoneAfterTheFact } from '../db/at-least-once';
 import { recordFailures, type FailureRecord } from '../db/failures';
+import { readLastError } from '../db/totals';
 import { flushBatch, recordRunStatus } from '../db/runs';
 import { runItemTransaction } from '../db/item-transaction';
 import { asQueryable, type Pool } from '../db/pool';
-import { deadLetter, deleteMessages, queueDepth, receiveCount, receiveMessages, releaseMessages } from '../queue/work-queue';
+import { deadLetter, deleteMessages, handBackUncharged, queueDepth, receiveCount, receiveMessages, releaseMessages } from '../queue/work-queue';
 import type { HandlerDeps, RunContext } from './deps';
 import { makeOutcome, type RunOutcome } from './outcome';
 import { retryDelaySeconds, settle, triage, type ParsedMessage, type RunnableMessage, type Triage } from './settle';
-import { runJob } from './run-job';
+import { asError, runJob, type JobRun } from './run-job';
 import { recordBatchFailed, recordBatchMetrics, silentTelemetry } from './telemetry';
 
 export interface BatchProcessorEvent {
@@ -58,11 +60,13 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
     // Settled before the job runs, so a batch that fails as a whole still leaves them in the DLQ with their reason.
     const staleUnneeded = await settleUnneeded(deps, pool, run.runId, sorted);
     const valid = sorted.toRun;
-    let outcomes: readonly ItemOutcome[];
+    let jobRun: JobRun;
     const abort = new AbortController();
     const abortAtDeadline = setTimeout(() => abort.abort(), Math.max(0, deadline - Date.now()));
+    // The dedupe keys withTransaction claimed (or found done): an `ok` without one is at-least-once (see below).
+    const claimed = new Set<string>();
     try {
-      outcomes = await runJob(deps.job, valid.map((p) => p.item), makeJobContext(pool, deps.bookkeepingSchema, run.runId, deadline, abort.signal));
+      jobRun = await runJob(deps.job, valid.map((p) => p.item), makeJobContext(pool, deps.bookkeepingSchema, run.runId, deadline, abort.signal, claimed));
     } catch (error) {
       // The batch failed as a whole: its items become visible again after their delay; the run goes on.
       const cleanupErrors = await releaseFailedBatch(deps, pool, run.runId, valid, error);
@@ -77,11 +81,20 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
       clearTimeout(abortAtDeadline);
     }
 
+    const { outcomes } = jobRun;
     const settlement = settle(run.runId, valid, outcomes, deps.maxReceiveCount);
+    // `ok` from a code job that never called ctx.withTransaction for the item: its effect ran outside the dedupe
+    // claim, so it is recorded done now, marked at-least-once (a redelivery before this point runs it again).
+    const atLeastOnce = valid.flatMap((p, i) => {
+      const outcome = outcomes[i];
+      return outcome.status === 'ok' && !claimed.has(p.item.dedupeKey) ? [{ runId: run.runId, dedupeKey: p.item.dedupeKey, rowsAffected: outcome.rowsAffected ?? 0 }] : [];
+    });
     // Dead letters are copied before their originals are deleted, and effects are made durable before any
     // delete: a crash in between can duplicate a message, never lose one.
     await Promise.all(settlement.deadLetters.map((d) => deadLetter(deps.sqs, deps.deadLetterQueueUrl, d.message, d.reason)));
     await recordFailures(pool, deps.bookkeepingSchema, settlement.failures);
+    await recordDoneAfterTheFact(pool, deps.bookkeepingSchema, atLeastOnce);
+    const lastError = settlement.failures.length > 0 ? await readLastError(pool, deps.bookkeepingSchema, run.runId) : null;
     const deadLettered = sorted.malformed + settlement.deadLettered;
     const entry = messages.length === 0 ? undefined : {
       batchId,
@@ -91,11 +104,18 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
       retried: settlement.retries.length,
       deadLettered,
       ...(sorted.foreign > 0 ? { foreign: sorted.foreign } : {}),
+      ...(settlement.untried.length > 0 ? { untried: settlement.untried.length } : {}),
+      ...(atLeastOnce.length > 0 ? { atLeastOnce: atLeastOnce.length } : {}),
       rowsAffected: settlement.rowsAffected,
       durationMs: Date.now() - started,
+      ...(jobRun.incomplete ? { error: jobRun.incomplete } : {}),
+      ...(lastError ? { lastError } : {}),
     };
     await flushBatch(pool, deps.bookkeepingSchema, run.runId, entry);
-    const stale = staleUnneeded + (await deleteMessages(deps.sqs, deps.queueUrl, settlement.done)) + (await releaseMessages(deps.sqs, deps.queueUrl, settlement.retries));
+    const stale = staleUnneeded
+      + (await deleteMessages(deps.sqs, deps.queueUrl, settlement.done))
+      + (await releaseMessages(deps.sqs, deps.queueUrl, settlement.retries))
+      + (await handBackUncharged(deps.sqs, deps.queueUrl, settlement.untried));
     // Redelivered to another processor while this batch ran: that processor settles them (their effects are claimed).
     if (stale > 0) telemetry.log('warn', 'messages received again during the batch', { runId: run.runId, batchId, stale });
 
@@ -111,6 +131,9 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
       durationMs: Date.now() - started,
       queue: { visible: depth.visible, inFlight: depth.inFlight + depth.delayed },
       drained,
+      // The batch ran, but its failing items could not all be isolated in time: the controller shrinks the next.
+      ...(jobRun.incomplete ? { error: jobRun.incomplete } : {}),
+      ...(lastError ? { lastError } : {}),
     };
     telemetry.log('info', 'batch', { runId: run.runId, ...stats });
     recordBatchMetrics(telemetry, event.batchSize, stats);
@@ -160,17 +183,16 @@ async function releaseFailedBatch(deps: HandlerDeps, pool: Pool, runId: string, 
   });
 }
 
-/** Anything thrown, as an Error (a job may throw a string, or nothing at all). */
-function asError(thrown: unknown): Error {
-  return thrown instanceof Error ? thrown : new Error(String(thrown));
-}
-
 function failureOf(runId: string, message: Message, item: WorkItem, error: unknown, final: boolean): FailureRecord {
   const e = asError(error);
   return { runId, dedupeKey: item.dedupeKey, messageId: message.MessageId, attempt: receiveCount(message), error: e.message, stack: e.stack, final };
 }
 
-function makeJobContext(pool: Pool, schema: string, runId: string, deadline: number, signal: AbortSignal): JobContext {
-  const withTransaction: JobContext['withTransaction'] = (item, fn) => runItemTransaction(pool, schema, item, fn, deadline - Date.now());
+function makeJobContext(pool: Pool, schema: string, runId: string, deadline: number, signal: AbortSignal, claimed: Set<string>): JobContext {
+  const withTransaction: JobContext['withTransaction'] = async (item, fn) => {
+    const outcome = await runItemTransaction(pool, schema, item, fn, deadline - Date.now());
+    if (outcome.status === 'ok') claimed.add(item.dedupeKey);
+    return outcome;
+  };
   return { runId, db: asQueryable(pool), deadline, signal, withTransaction, withItemTransaction: withTransaction };
 }

@@ -1,8 +1,8 @@
 import type { Message } from '@aws-sdk/client-sqs';
-import type { ItemOutcome } from '../core/job';
 import type { WorkItem } from '../core/work-item';
 import type { FailureRecord } from '../db/failures';
 import { receiveCount } from '../queue/work-queue';
+import type { JobOutcome } from './run-job';
 
 export type ParsedMessage = { readonly message: Message; readonly item: WorkItem } | { readonly message: Message; readonly reason: string };
 export type RunnableMessage = { readonly message: Message; readonly item: WorkItem };
@@ -33,6 +33,8 @@ export interface Settlement {
   readonly deadLetters: DeadLetter[];
   /** Hand back for a later try, each after its delay. */
   readonly retries: Array<{ readonly message: Message; readonly delaySeconds: number }>;
+  /** Hand back uncharged (a fresh copy, then delete): never tried in earnest, so no retry is used up. */
+  readonly untried: Message[];
   readonly failures: FailureRecord[];
   readonly succeeded: number;
   readonly rowsAffected: number;
@@ -81,8 +83,8 @@ export function retryDelaySeconds(attempt: number): number {
 }
 
 /** Pairs each item the job ran on (triage's toRun, in order) with its outcome and decides its fate. */
-export function settle(runId: string, toRun: readonly RunnableMessage[], outcomes: readonly ItemOutcome[], maxReceiveCount: number): Settlement {
-  const s: { -readonly [K in keyof Settlement]: Settlement[K] } = { done: [], deadLetters: [], retries: [], failures: [], succeeded: 0, rowsAffected: 0, deadLettered: 0 };
+export function settle(runId: string, toRun: readonly RunnableMessage[], outcomes: readonly JobOutcome[], maxReceiveCount: number): Settlement {
+  const s: { -readonly [K in keyof Settlement]: Settlement[K] } = { done: [], deadLetters: [], retries: [], untried: [], failures: [], succeeded: 0, rowsAffected: 0, deadLettered: 0 };
   toRun.forEach((p, i) => {
     const outcome = outcomes[i];
     const attempt = receiveCount(p.message);
@@ -91,6 +93,8 @@ export function settle(runId: string, toRun: readonly RunnableMessage[], outcome
       s.done.push(p.message);
       s.succeeded += 1;
       s.rowsAffected += outcome.rowsAffected ?? 0;
+    } else if (outcome.status === 'untried') {
+      s.untried.push(p.message);
     } else if (outcome.status === 'fail') {
       s.deadLetters.push({ message: p.message, reason: outcome.reason });
       s.failures.push({ ...failure, error: outcome.reason, stack: outcome.stack, final: true });

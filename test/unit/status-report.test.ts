@@ -23,7 +23,7 @@ const RUN: RunView = {
   updatedAt: '2026-11-22T10:10:00.000Z',
   finishedAt: null,
 };
-const TOTALS = { itemsSucceeded: 40, rowsAffected: 4000, itemsFailed: 0, itemsDeadLettered: 0 };
+const TOTALS = { itemsSucceeded: 40, rowsAffected: 4000, itemsFailed: 0, itemsDeadLettered: 0, itemsAtLeastOnce: 0, lastError: null };
 const ITEMS = { recorded: 100, done: 40, dead: 0, outstanding: 60, purged: 0 };
 
 describe('status report', () => {
