@@ -80,7 +80,7 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
     }
 
     const { outcomes } = jobRun;
-    const settlement = settle(run.runId, valid, outcomes, deps.maxReceiveCount);
+    const settlement = settle(run.runId, valid, outcomes, deps.maxReceiveCount, deps.receivesPerRelease);
     // `ok` from a code job that never called ctx.withTransaction for the item: its effect ran outside the dedupe
     // claim, so it is recorded done now, marked at-least-once (a redelivery before this point runs it again).
     const atLeastOnce = [...new Map(valid.flatMap((p, i) => {

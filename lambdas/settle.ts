@@ -82,8 +82,12 @@ export function retryDelaySeconds(attempt: number): number {
   return Math.min(60, 2 ** Math.max(0, attempt - 1));
 }
 
-/** Pairs each item the job ran on (triage's toRun, in order) with its outcome and decides its fate. */
-export function settle(runId: string, toRun: readonly RunnableMessage[], outcomes: readonly JobOutcome[], maxReceiveCount: number): Settlement {
+/**
+ * Pairs each item the job ran on (triage's toRun, in order) with its outcome and decides its fate. A retry is
+ * final when the queue moves it to the DLQ before its next receive: its receives, plus what handing it back
+ * counts (`receivesPerRelease`, see HandlerDeps), reach maxReceiveCount.
+ */
+export function settle(runId: string, toRun: readonly RunnableMessage[], outcomes: readonly JobOutcome[], maxReceiveCount: number, receivesPerRelease = 0): Settlement {
   const s: { -readonly [K in keyof Settlement]: Settlement[K] } = { done: [], deadLetters: [], retries: [], untried: [], failures: [], succeeded: 0, rowsAffected: 0, deadLettered: 0 };
   toRun.forEach((p, i) => {
     const outcome = outcomes[i];
@@ -99,7 +103,7 @@ export function settle(runId: string, toRun: readonly RunnableMessage[], outcome
       s.deadLetters.push({ message: p.message, reason: outcome.reason });
       s.failures.push({ ...failure, error: outcome.reason, stack: outcome.stack, final: true });
     } else {
-      const final = attempt >= maxReceiveCount;
+      const final = attempt + receivesPerRelease >= maxReceiveCount;
       s.retries.push({ message: p.message, delaySeconds: retryDelaySeconds(attempt) });
       s.failures.push({ ...failure, error: outcome.reason, stack: outcome.stack, final });
       if (final) s.deadLettered += 1;

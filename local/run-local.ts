@@ -95,6 +95,8 @@ export async function runLocal(options: LocalRunOptions): Promise<RunSummary> {
           queueUrl: queues.queueUrl,
           deadLetterQueueUrl: queues.deadLetterQueueUrl,
           maxReceiveCount: synthesized.maxReceiveCount,
+          // local-aws-sqs counts a ChangeMessageVisibility as a receive.
+          receivesPerRelease: 1,
           bookkeepingSchema: schema,
           receiveWaitSeconds: 0,
         };
