@@ -74,9 +74,11 @@ export class ProgressReporter {
       this.out.write(`\r\x1b[2K${line.slice(0, (this.out.columns ?? 160) - 1)}`);
       return;
     }
-    const changed = this.state !== this.lastState;
+    // A new error is a change too.
+    const state = `${this.state}${error}`;
+    const changed = state !== this.lastState;
     if (force || changed || this.now() - this.lastPrinted >= QUIET_INTERVAL_MS) this.print(line, false);
-    this.lastState = this.state;
+    this.lastState = state;
   }
 
   /** A new error is printed on a line of its own as well (a terminal's line may be too narrow to show it). */

@@ -122,7 +122,18 @@ describe('the batch-loop definition', () => {
       Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.batchError', Next: 'BatchFailed' }],
     });
     assert.deepStrictEqual(states.BatchFailed.Next, 'ProbeHealth');
-    assert.deepStrictEqual((states.BatchFailed.Parameters as Record<string, unknown>)['error.$'], "States.Format('{}: {}', $.batchError.Error, $.batchError.Cause)");
+    assert.deepStrictEqual(states.BatchFailed.Parameters, {
+      'batchId.$': 'States.UUID()',
+      received: 0,
+      succeeded: 0,
+      retried: 0,
+      deadLettered: 0,
+      rowsAffected: 0,
+      durationMs: 0,
+      queue: { visible: 0, inFlight: 0 },
+      drained: false,
+      'error.$': "States.Format('{}: {}', $.batchError.Error, $.batchError.Cause)",
+    });
   });
 
   it('Drained? finishes or loops; Halted fails with the controller\'s reason', () => {
