@@ -4,7 +4,7 @@ import type { BatchStats } from '../core/controller';
 import { BatchFailedError, MalformedWorkItemError } from '../core/errors';
 import type { JobContext } from '../core/job';
 import { parseWorkItem } from '../core/work-item';
-import { recordDoneAfterTheFact } from '../db/at-least-once';
+import { readDoneKeys, recordDoneAfterTheFact } from '../db/done-items';
 import { recordFailures } from '../db/failures';
 import { readLastError } from '../db/totals';
 import { flushBatch, recordRunStatus } from '../db/runs';
@@ -65,12 +65,20 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
     // The dedupe keys withTransaction claimed (or found done), with the rows this batch changed under each: an
     // `ok` without one is at-least-once (see below); a key done twice while isolating poison counts its rows once.
     const claimed = new Map<string, number>();
+    // Items recorded done already (a duplicate delivery, a redelivery after a crash) are not run again: they settle
+    // as done. This is what keeps a code job's `ok` without withTransaction from repeating its effect on a later
+    // delivery; withTransaction would find them done anyway.
+    const done = await readDoneKeys(pool, deps.bookkeepingSchema, run.runId, valid.map((p) => p.item.dedupeKey));
+    for (const key of done) claimed.set(key, 0);
     let jobRun: JobRun;
     try {
       // Never throws over the job: a code job's throw is isolated to its items (isolatePoison), a SQL range's error
       // is that range's. What else throws (the database, SQS) fails the batch: its messages come back after their
       // visibility timeout, and BatchFailed hands the error to the controller.
-      jobRun = await runJob(deps.job, valid.map((p) => p.item), makeJobContext(pool, deps.bookkeepingSchema, run.runId, deadline, abort.signal, claimed));
+      const toRun = valid.filter((p) => !done.has(p.item.dedupeKey));
+      const ran = await runJob(deps.job, toRun.map((p) => p.item), makeJobContext(pool, deps.bookkeepingSchema, run.runId, deadline, abort.signal, claimed));
+      const byMessage = new Map(toRun.map((p, i) => [p.message, ran.outcomes[i]]));
+      jobRun = { ...ran, outcomes: valid.map((p) => byMessage.get(p.message) ?? { status: 'ok', rowsAffected: 0 }) };
     } finally {
       clearTimeout(abortAtDeadline);
     }

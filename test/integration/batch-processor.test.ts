@@ -148,6 +148,27 @@ describe('batch processor (real Postgres, local SQS)', () => {
     assert.deepStrictEqual(failures.rows, [{ dedupe_key: 'range:11-21', error: 'division by zero', has_stack: true }]);
   });
 
+  it('records an ok without withTransaction done after the fact, and does not run it again on a later delivery', async () => {
+    // Prepare: a job that changes its rows on ctx.db directly; the item is delivered twice
+    const job: CodeJobDefinition = {
+      name: 'no-transaction',
+      process: async (items, ctx) => Promise.all(items.map(async (item) => ({ status: 'ok' as const, rowsAffected: (await ctx.db.query('UPDATE counted SET n = n + 1 WHERE id >= $1 AND id < $2', [item.range!.lo, item.range!.hi])).rowCount ?? 0 }))),
+    };
+    const item = makeRangeItem(run.runId, { lo: '1', hi: '11' });
+    await sendItems(queues.sqs, queues.queueUrl, [item]);
+    const handler = makeBatchProcessorHandler(deps(job));
+    // Act
+    const first = await handler({ run, batchSize: 10, executionId: EXECUTION });
+    await sendItems(queues.sqs, queues.queueUrl, [item]);
+    const second = await handler({ run, batchSize: 10, executionId: EXECUTION });
+    // Assess
+    assert.deepStrictEqual([first.succeeded, first.rowsAffected, second.succeeded, second.rowsAffected], [1, 10, 1, 0]);
+    const { rows } = await db.pool.query(`SELECT dedupe_key, rows_affected::int AS rows, at_least_once FROM ${SCHEMA}.done_items WHERE run_id = $1`, [run.runId]);
+    assert.deepStrictEqual(rows, [{ dedupe_key: 'range:1-11', rows: 10, at_least_once: true }]);
+    const counted = await db.pool.query('SELECT n, count(*)::int AS rows FROM counted GROUP BY n ORDER BY n');
+    assert.deepStrictEqual(counted.rows, [{ n: 0, rows: 90 }, { n: 1, rows: 10 }]);
+  });
+
   it('isolates the poison item when a code job throws for its batch: only it is charged, with its own error', async () => {
     // Prepare: ten ranges done one after another; the job throws naming its batch's span when it meets range 31-41
     const job: CodeJobDefinition = {

@@ -21,3 +21,13 @@ export async function recordDoneAfterTheFact(pool: pg.Pool, schema: string, item
     [JSON.stringify(items.map((i) => ({ run_id: i.runId, dedupe_key: i.dedupeKey, rows_affected: i.rowsAffected })))],
   );
 }
+
+/** Which of these dedupe keys of a run are recorded done already (their effect committed, or was recorded after the fact). */
+export async function readDoneKeys(pool: pg.Pool, schema: string, runId: string, dedupeKeys: readonly string[]): Promise<Set<string>> {
+  if (dedupeKeys.length === 0) return new Set();
+  const { rows } = await pool.query<{ dedupe_key: string }>(
+    `SELECT dedupe_key FROM ${quoteIdentifier(schema)}.done_items WHERE run_id = $1 AND dedupe_key = ANY($2::text[])`,
+    [runId, [...new Set(dedupeKeys)]],
+  );
+  return new Set(rows.map((row) => row.dedupe_key));
+}
