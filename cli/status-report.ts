@@ -1,3 +1,4 @@
+import type { LastError } from '../core/controller';
 import type { HealthCheckResult } from '../core/health';
 import { describeKnobs } from '../core/live-knobs';
 import type { RunSettingsOverrides } from '../core/settings';
@@ -34,6 +35,10 @@ export interface StatusReport {
     readonly percent: number | null;
     readonly rows: number;
   };
+  /** The run's latest item failure, its item and how many items share that error; null when none failed. */
+  readonly lastError: LastError | null;
+  /** Items done at least once (a code job's ok without ctx.withTransaction), not exactly once. */
+  readonly itemsAtLeastOnce: number;
   readonly rate: { readonly itemsPerSecond: number; readonly rowsPerSecond: number; readonly overSeconds: number } | null;
   /** Seconds to finish at the recent rate; null when the run is not moving (paused, finished, no rate yet). */
   readonly etaSeconds: number | null;
@@ -106,6 +111,8 @@ export function makeStatusReport(inputs: StatusInputs): StatusReport {
       percent: run.plannedItems === null ? null : total === 0 ? 100 : round((100 * settled) / total, 1),
       rows: totals.rowsAffected,
     },
+    lastError: totals.lastError,
+    itemsAtLeastOnce: totals.itemsAtLeastOnce,
     rate,
     etaSeconds: moving && rate && rate.itemsPerSecond > 0 ? Math.ceil(outstanding / rate.itemsPerSecond) : null,
     batchSize: run.control?.batchSize ?? null,
@@ -147,6 +154,8 @@ export function formatStatusReport(r: StatusReport): string {
   const lines: Array<[string, string]> = [];
   lines.push(['run', `${r.runId} · job ${r.job} · ${r.status}${r.reason ? ` (${r.reason})` : ''}`]);
   lines.push(['progress', `${p.percent === null ? 'not planned yet' : `${p.percent.toFixed(1)}%`} · ${n(p.done)} of ${n(p.items)} items done, ${n(p.deadLettered)} dead-lettered, ${n(p.outstanding)} to do · ${n(p.rows)} rows`]);
+  if (r.lastError) lines.push(['last error', `${r.lastError.error} · item ${r.lastError.dedupeKey ?? 'unknown'} · ${n(r.lastError.items)} item${r.lastError.items === 1 ? '' : 's'} with this error`]);
+  if (r.itemsAtLeastOnce > 0) lines.push(['semantics', `${n(r.itemsAtLeastOnce)} items done at least once (ok without ctx.withTransaction; see docs/reliability.md)`]);
   const eta = r.etaSeconds !== null ? ` · ETA ${formatDuration(r.etaSeconds)}` : r.paused ? ' · no ETA while paused' : '';
   lines.push(['rate', r.rate ? `${r.rate.itemsPerSecond} items/s · ${n(r.rate.rowsPerSecond)} rows/s (over the last ${formatDuration(r.rate.overSeconds)} of batches)${eta}` : 'no batch yet']);
   lines.push(['batch', r.batchSize === null ? 'no decision yet' : `${r.batchSize} items · last decision: ${r.decision!.action}: ${r.decision!.reason}`]);

@@ -49,3 +49,11 @@ export class TimeLimitError extends BackfillError {
     this.name = 'TimeLimitError';
   }
 }
+
+/** A code job's process() still running at its batch's deadline; what it was given goes back (see isolatePoison). */
+export class JobDeadlineError extends BatchFailedError {
+  public constructor(job: string) {
+    super(`job ${job} did not finish its batch before the deadline`);
+    this.name = 'JobDeadlineError';
+  }
+}

@@ -45,6 +45,8 @@ export async function ensureBookkeeping(pool: pg.Pool, schema: string): Promise<
       rows_affected bigint NOT NULL,
       done_at timestamptz NOT NULL DEFAULT now(),
       PRIMARY KEY (run_id, dedupe_key))`);
+    // Done by a code job's `ok` without ctx.withTransaction, recorded after the fact (db/at-least-once.ts).
+    await client.query(`ALTER TABLE ${s}.done_items ADD COLUMN IF NOT EXISTS at_least_once boolean NOT NULL DEFAULT false`);
     await client.query(`CREATE TABLE IF NOT EXISTS ${s}.failures (
       id bigserial PRIMARY KEY,
       run_id text NOT NULL,

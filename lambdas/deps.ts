@@ -15,6 +15,11 @@ export interface HandlerDeps {
   readonly deadLetterQueueUrl: string;
   /** The work queue's redrive maxReceiveCount: the attempt at which a retried item is final. */
   readonly maxReceiveCount: number;
+  /**
+   * Receives the queue counts when a message is handed back with ChangeMessageVisibility: 0 on SQS, 1 on
+   * local-aws-sqs (it counts the change as a receive), so a retry's last attempt is still recorded final. @default 0
+   */
+  readonly receivesPerRelease?: number;
   readonly bookkeepingSchema: string;
   /** Long-poll seconds for the first receive of a batch (0 locally). */
   readonly receiveWaitSeconds: number;

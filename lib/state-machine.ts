@@ -121,6 +121,8 @@ export function buildBackfillDefinition(scope: Construct, fns: BackfillFunctions
   const batchFailed = new sfn.Pass(scope, STATES.batchFailed, {
     comment: 'Record the failed batch; its items come back to the queue.',
     parameters: {
+      // A fresh id per failure, so the controller counts each failed batch once (it never decides twice on a report).
+      batchId: sfn.JsonPath.uuid(),
       received: 0,
       succeeded: 0,
       retried: 0,

@@ -97,6 +97,8 @@ export async function runLocal(options: LocalRunOptions): Promise<RunSummary> {
           queueUrl: queues.queueUrl,
           deadLetterQueueUrl: queues.deadLetterQueueUrl,
           maxReceiveCount: synthesized.maxReceiveCount,
+          // local-aws-sqs counts a ChangeMessageVisibility as a receive.
+          receivesPerRelease: 1,
           bookkeepingSchema: schema,
           receiveWaitSeconds: 0,
         };
@@ -219,7 +221,7 @@ async function execute(
   }
 
   const runId = run?.runId ?? firstName;
-  const totals = run ? await readRunTotals(pool, deps.bookkeepingSchema, runId) : { itemsSucceeded: 0, rowsAffected: 0, itemsFailed: 0, itemsDeadLettered: 0 };
+  const totals = run ? await readRunTotals(pool, deps.bookkeepingSchema, runId) : { itemsSucceeded: 0, rowsAffected: 0, itemsFailed: 0, itemsDeadLettered: 0, itemsAtLeastOnce: 0, lastError: null };
   const rowsRemaining = options.job.remaining ? await options.job.remaining(asQueryable(pool)) : null;
   return {
     status,

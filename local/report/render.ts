@@ -58,6 +58,8 @@ function summary(model: ReportModel): string {
     ['items succeeded', formatNumber(totals.itemsSucceeded, 0)],
     ['items that failed at least once', formatNumber(totals.itemsFailed, 0)],
     ['items dead-lettered', formatNumber(totals.itemsDeadLettered, 0)],
+    ['last error', totals.lastError ? `${totals.lastError.error} (item ${totals.lastError.dedupeKey ?? 'unknown'}; ${formatNumber(totals.lastError.items, 0)} items with this error)` : 'none'],
+    ...(totals.itemsAtLeastOnce > 0 ? [['items done at least once', `${formatNumber(totals.itemsAtLeastOnce, 0)} (ok without ctx.withTransaction: at-least-once, not exactly once)`] as [string, string]] : []),
     ['rows affected', formatNumber(totals.rowsAffected, 0)],
     ['batches', formatNumber(model.batches.length, 0)],
     ['decisions', `${model.decisions.length} (${actions})`],

@@ -114,7 +114,7 @@ describe('steering a local run from other processes with the backfill command', 
     const event = completionEvent(aborted.stderr);
     const { finishedAt, executionId, ...detail } = event.detail;
     assert.deepStrictEqual([event.source, event['detail-type'], typeof finishedAt, String(executionId).endsWith(':cli-abort')], ['adaptive-backfill', 'Backfill Run Finished', 'string', true]);
-    assert.deepStrictEqual(detail, { runId: 'cli-abort', job: 'gated-counter', status: 'aborted', reason: 'aborted by the operator', itemsPlanned: 20, itemsSucceeded: 4, rowsAffected: 400, itemsFailed: 0, itemsDeadLettered: 0 });
+    assert.deepStrictEqual(detail, { runId: 'cli-abort', job: 'gated-counter', status: 'aborted', reason: 'aborted by the operator', itemsPlanned: 20, itemsSucceeded: 4, rowsAffected: 400, itemsFailed: 0, itemsDeadLettered: 0, itemsAtLeastOnce: 0, lastError: null });
     const report = JSON.parse(statusAfterAbort.stdout);
     assert.deepStrictEqual([report.status, report.abortRequested, report.progress.done, report.progress.outstanding], ['aborted', true, 4, 16]);
     assert.deepStrictEqual([pauseAborted.code, pauseAborted.stderr.split('\n')[0]], [1, 'backfill: RUN: run cli-abort has ended (aborted): nothing to pause. Starting it again with the same run id resumes its work']);

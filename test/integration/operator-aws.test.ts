@@ -204,6 +204,8 @@ describe('operator commands on AWS runs (Step Functions and SQS mocked at the SD
       status: 'running',
       reason: 'degraded, smaller batch: lockWaits 7s (warning)',
       progress: { items: 10, done: 0, deadLettered: 0, outstanding: 10, percent: 0, rows: 0 },
+      lastError: null,
+      itemsAtLeastOnce: 0,
       rate: null,
       etaSeconds: null,
       batchSize: 6,
