@@ -140,8 +140,9 @@ export function decide(
   // Health is back: let the backoff exponent decay instead of snapping to zero.
   const backoffAttempt = Math.max(0, control.backoffAttempt - 1);
   if (last !== null && !last.error && last.received === 0 && !last.drained) {
-    // Nothing visible, but items are in flight (waiting out a retry delay): wait for them, no penalty.
-    return { ...base, batchSize, backoffAttempt, action: 'backoff', waitSeconds: 1, reason: `waiting for ${last.queue.inFlight} in-flight items` };
+    // Nothing visible, but items are in flight (waiting out a retry delay): wait for them, no penalty, then run a
+    // batch (Pace leads to ProcessBatch, which replaces this report: the next probe never decides on it again).
+    return { ...base, batchSize, backoffAttempt, action: 'proceed', paceSeconds: 1, reason: `waiting for ${last.queue.inFlight} in-flight items` };
   }
   const cap = settings.backoff.maxSeconds;
   if (report.verdict === 'warning') {
