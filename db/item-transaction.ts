@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { quoteIdentifier } from '../core/identifiers';
 import type { ItemOutcome, Queryable } from '../core/job';
 import type { WorkItem } from '../core/work-item';
-import { asQueryable, withPgClient } from './pool';
+import { asQueryable, rollback, withPgClient } from './pool';
 
 /**
  * Runs an item's effect in a transaction that first claims its dedupe key. A second delivery of the same
@@ -43,7 +43,8 @@ export async function runItemTransaction(
       await client.query(`UPDATE ${table} SET rows_affected = ${rowsAffected} WHERE run_id = ${runId} AND dedupe_key = ${dedupeKey}; COMMIT`);
       return { status: 'ok', rowsAffected };
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
+      // A lost connection (a restart mid-item) fails the item; withPgClient discards the session.
+      await rollback(client);
       throw error;
     }
   });

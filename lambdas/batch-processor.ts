@@ -56,7 +56,12 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
     }
     const sorted = triage(run.runId, messages.map((message) => parseMessage(message)));
     // Settled before the job runs, so a batch that fails as a whole still leaves them in the DLQ with their reason.
-    const staleUnneeded = await settleUnneeded(deps, pool, run.runId, sorted);
+    let staleUnneeded: number;
+    try {
+      staleUnneeded = await settleUnneeded(deps, pool, run.runId, sorted);
+    } catch (error) {
+      throw await unsettledBatch(deps, sorted.toRun, 'dead-lettering its malformed or foreign messages failed', error);
+    }
     const valid = sorted.toRun;
     let outcomes: readonly ItemOutcome[];
     const abort = new AbortController();
@@ -78,10 +83,6 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
     }
 
     const settlement = settle(run.runId, valid, outcomes, deps.maxReceiveCount);
-    // Dead letters are copied before their originals are deleted, and effects are made durable before any
-    // delete: a crash in between can duplicate a message, never lose one.
-    await Promise.all(settlement.deadLetters.map((d) => deadLetter(deps.sqs, deps.deadLetterQueueUrl, d.message, d.reason)));
-    await recordFailures(pool, deps.bookkeepingSchema, settlement.failures);
     const deadLettered = sorted.malformed + settlement.deadLettered;
     const entry = messages.length === 0 ? undefined : {
       batchId,
@@ -94,7 +95,17 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
       rowsAffected: settlement.rowsAffected,
       durationMs: Date.now() - started,
     };
-    await flushBatch(pool, deps.bookkeepingSchema, run.runId, entry);
+    try {
+      // Dead letters are copied before their originals are deleted, and effects are made durable before any
+      // delete: a crash in between can duplicate a message, never lose one.
+      await Promise.all(settlement.deadLetters.map((d) => deadLetter(deps.sqs, deps.deadLetterQueueUrl, d.message, d.reason)));
+      await recordFailures(pool, deps.bookkeepingSchema, settlement.failures);
+      await flushBatch(pool, deps.bookkeepingSchema, run.runId, entry);
+    } catch (error) {
+      // The database went away while the batch was settled (a restart): nothing is deleted, since the effects may
+      // not be durable; every item comes back after its delay (done ones are skipped by their claimed dedupe key).
+      throw await unsettledBatch(deps, valid, 'settling the batch failed', error);
+    }
     const stale = staleUnneeded + (await deleteMessages(deps.sqs, deps.queueUrl, settlement.done)) + (await releaseMessages(deps.sqs, deps.queueUrl, settlement.retries));
     // Redelivered to another processor while this batch ran: that processor settles them (their effects are claimed).
     if (stale > 0) telemetry.log('warn', 'messages received again during the batch', { runId: run.runId, batchId, stale });
@@ -158,6 +169,16 @@ async function releaseFailedBatch(deps: HandlerDeps, pool: Pool, runId: string, 
     const result = results[i];
     return result.status === 'rejected' ? [{ step, error: asError(result.reason) }] : [];
   });
+}
+
+/**
+ * The error for a batch whose bookkeeping failed (its database went away): its items are handed back to the
+ * queue, each after its retry delay, rather than left invisible for the whole visibility timeout.
+ */
+async function unsettledBatch(deps: HandlerDeps, valid: readonly RunnableMessage[], step: string, error: unknown): Promise<BatchFailedError> {
+  const released = await releaseMessages(deps.sqs, deps.queueUrl, valid.map((p) => ({ message: p.message, delaySeconds: retryDelaySeconds(receiveCount(p.message)) })))
+    .then(() => '', (release: unknown) => `; releasing its messages failed too (they come back after the visibility timeout): ${asError(release).message}`);
+  return new BatchFailedError(`${step}, its ${valid.length} items come back: ${asError(error).message}${released}`, { cause: error });
 }
 
 /** Anything thrown, as an Error (a job may throw a string, or nothing at all). */
