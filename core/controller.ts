@@ -103,11 +103,14 @@ export function paceSeconds(ratio: number, last: BatchStats | null, capSeconds: 
 export function decide(
   settings: RunSettings,
   control: ControlState,
-  last: BatchStats | null,
+  lastReport: BatchStats | null,
   report: HealthReport,
   requests: OperatorRequests = NO_REQUESTS,
   random: () => number = Math.random,
 ): ControlState {
+  // Only ProcessBatch (after a proceed) replaces the batch report: after a backoff or pause the same one comes back,
+  // and deciding on it again would wait for the same in-flight items, or count the same failed batch, forever.
+  const last = control.action === 'proceed' ? lastReport : null;
   const iteration = control.iteration + 1;
   const executionIterations = control.executionIterations + 1;
   const consecutiveFailures = last?.error ? control.consecutiveFailures + 1 : last ? 0 : control.consecutiveFailures;
@@ -140,9 +143,8 @@ export function decide(
   // Health is back: let the backoff exponent decay instead of snapping to zero.
   const backoffAttempt = Math.max(0, control.backoffAttempt - 1);
   if (last !== null && !last.error && last.received === 0 && !last.drained) {
-    // Nothing visible, but items are in flight (waiting out a retry delay): wait for them, no penalty, then run a
-    // batch (Pace leads to ProcessBatch, which replaces this report: the next probe never decides on it again).
-    return { ...base, batchSize, backoffAttempt, action: 'proceed', paceSeconds: 1, reason: `waiting for ${last.queue.inFlight} in-flight items` };
+    // Nothing visible, but items are in flight (waiting out a retry delay): wait for them, no penalty.
+    return { ...base, batchSize, backoffAttempt, action: 'backoff', waitSeconds: 1, reason: `waiting for ${last.queue.inFlight} in-flight items` };
   }
   const cap = settings.backoff.maxSeconds;
   if (report.verdict === 'warning') {

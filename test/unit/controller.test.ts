@@ -129,7 +129,7 @@ describe('decide', () => {
     // Act
     const next = decide(settings, initialControl(settings), last, report('ok'));
     // Assess
-    assert.deepStrictEqual([next.action, next.paceSeconds, next.reason, next.backoffAttempt, next.totalBackoffSeconds], ['proceed', 1, 'waiting for 4 in-flight items', 0, 0]);
+    assert.deepStrictEqual([next.action, next.waitSeconds, next.reason, next.backoffAttempt, next.totalBackoffSeconds], ['backoff', 1, 'waiting for 4 in-flight items', 0, 0]);
   });
 
   it('uses the defaults when nothing is overridden', () => {
