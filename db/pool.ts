@@ -23,7 +23,11 @@ export function connectionLost(client: pg.ClientBase): Error | undefined {
  * and releases the session with the error, so the pool discards it.
  */
 export function makePool(config: pg.PoolConfig): pg.Pool {
-  const pool = new pg.Pool({ max: 4, connectionTimeoutMillis: 5000, idleTimeoutMillis: 10_000, ...config, application_name: APPLICATION_NAME });
+  return handleSessionErrors(new pg.Pool({ max: 4, connectionTimeoutMillis: 5000, idleTimeoutMillis: 10_000, ...config, application_name: APPLICATION_NAME }));
+}
+
+/** What makePool does for its sessions, for a pool made otherwise (the benchmarks' other traffic). */
+export function handleSessionErrors(pool: pg.Pool): pg.Pool {
   pool.on('connect', (client) => {
     client.on('error', (error) => {
       if (!lostConnections.has(client)) lostConnections.set(client, error);
