@@ -49,3 +49,19 @@ export class TimeLimitError extends BackfillError {
     this.name = 'TimeLimitError';
   }
 }
+
+/** Another processor holds the run's lease (a second process or execution on one run): this one refuses to start. */
+export class LeaseHeldError extends BackfillError {
+  public constructor(message: string) {
+    super(message);
+    this.name = 'LeaseHeldError';
+  }
+}
+
+/** This processor's lease on the run was taken over (it stalled past the expiry): it stops rather than work on. */
+export class LeaseLostError extends BackfillError {
+  public constructor(message: string) {
+    super(message);
+    this.name = 'LeaseLostError';
+  }
+}

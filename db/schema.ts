@@ -11,6 +11,7 @@ import { withTransaction } from './pool';
  * - failures: the audit of every failed attempt.
  * - history: the run's timeline: every decision (with its health report) and every batch.
  * - items: every work item a run was given (see items.ts), so the embedded runtime can rebuild its queues.
+ * - leases: the one processor (local process or AWS execution) working on each run, with its heartbeat (lease.ts).
  */
 export async function ensureBookkeeping(pool: pg.Pool, schema: string): Promise<void> {
   const s = quoteIdentifier(schema);
@@ -72,5 +73,15 @@ export async function ensureBookkeeping(pool: pg.Pool, schema: string): Promise<
       purged_at timestamptz,
       PRIMARY KEY (run_id, dedupe_key))`);
     await client.query(`CREATE INDEX IF NOT EXISTS failures_item ON ${s}.failures (run_id, dedupe_key) WHERE final`);
+    // One active processor per run (lease.ts): who holds it, its heartbeat, when it lapses.
+    await client.query(`CREATE TABLE IF NOT EXISTS ${s}.leases (
+      run_id text PRIMARY KEY,
+      holder text NOT NULL,
+      host text,
+      pid integer,
+      acquired_at timestamptz NOT NULL,
+      heartbeat_at timestamptz NOT NULL,
+      expires_at timestamptz NOT NULL,
+      released_at timestamptz)`);
   });
 }

@@ -1,15 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import type { Message } from '@aws-sdk/client-sqs';
 import type { BatchStats } from '../core/controller';
-import { BatchFailedError, MalformedWorkItemError } from '../core/errors';
+import { BatchFailedError, LeaseLostError, MalformedWorkItemError } from '../core/errors';
 import type { ItemOutcome, JobContext } from '../core/job';
 import { parseWorkItem, type WorkItem } from '../core/work-item';
 import { recordFailures, type FailureRecord } from '../db/failures';
+import { releaseLease, renewLease } from '../db/lease';
 import { flushBatch, recordRunStatus } from '../db/runs';
 import { runItemTransaction } from '../db/item-transaction';
 import { asQueryable, type Pool } from '../db/pool';
 import { deadLetter, deleteMessages, queueDepth, receiveCount, receiveMessages, releaseMessages } from '../queue/work-queue';
 import type { HandlerDeps, RunContext } from './deps';
+import { leaseOf } from './lease';
 import { makeOutcome, type RunOutcome } from './outcome';
 import { retryDelaySeconds, settle, triage, type ParsedMessage, type RunnableMessage, type Triage } from './settle';
 import { runJob } from './run-job';
@@ -48,6 +50,7 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
     const deadline = started + remainingMs - settleMarginMs(remainingMs);
     const { run } = event;
     const pool = await deps.getPool();
+    await renewRunLease(deps, pool, run, event.executionId);
     let messages: Message[];
     try {
       messages = await receiveMessages(deps.sqs, deps.queueUrl, event.batchSize, deps.receiveWaitSeconds);
@@ -130,8 +133,24 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
     const outcome = await makeOutcome(pool, deps.bookkeepingSchema, run, 'succeeded', 'the work queue is drained', event.executionId);
     const reason = `drained: ${outcome.itemsSucceeded} items done, ${outcome.itemsDeadLettered} dead-lettered`;
     await recordRunStatus(pool, deps.bookkeepingSchema, run.runId, 'succeeded', reason);
+    // The run's work is done: its lease is free for the next start at once.
+    await releaseLease(pool, deps.bookkeepingSchema, run.runId, leaseOf(deps, event.executionId, run.settings).holder.holder);
     return { ...stats, outcome: { ...outcome, reason } };
   };
+}
+
+/**
+ * Renews the run's lease before anything is received, for the batch and the probe after it. Another processor
+ * holding it now stops this execution (LeaseLostError); a database that cannot be reached fails the batch.
+ */
+async function renewRunLease(deps: HandlerDeps, pool: Pool, run: RunContext, executionId: string): Promise<void> {
+  const lease = leaseOf(deps, executionId, run.settings);
+  try {
+    await renewLease(pool, deps.bookkeepingSchema, run.runId, lease.holder, lease.ttlSeconds);
+  } catch (error) {
+    if (error instanceof LeaseLostError) throw error;
+    throw new BatchFailedError(`renewing the run's lease failed, nothing was received: ${asError(error).message}`, { cause: error });
+  }
 }
 
 function parseMessage(message: Message): ParsedMessage {

@@ -6,12 +6,14 @@ import { assertHealthFitsJob } from '../core/job-health';
 import { resolveSettings, validateOverrides, type RunSettingsOverrides } from '../core/settings';
 import { makeRangeItem, type WorkItem } from '../core/work-item';
 import { recordItems } from '../db/items';
+import { acquireLease, releaseLease } from '../db/lease';
 import type { Pool } from '../db/pool';
 import { appendExecution, markPlanned, upsertRun } from '../db/runs';
 import { ensureBookkeeping } from '../db/schema';
 import { assertPlannableSource, planRanges } from '../db/planner';
 import { sendItems } from '../queue/work-queue';
 import type { HandlerDeps, RunContext } from './deps';
+import { leaseOf } from './lease';
 
 export interface InitRunEvent {
   readonly input: unknown;
@@ -41,13 +43,21 @@ export function makeInitRunHandler(deps: HandlerDeps) {
     const pool = await deps.getPool();
     if (deps.job.source) await assertPlannableSource(pool, deps.job.source);
     await ensureBookkeeping(pool, deps.bookkeepingSchema);
-    const record = await upsertRun(pool, deps.bookkeepingSchema, parsed.runId, deps.job.name, settings, { continuation: parsed.carry !== undefined });
-    let plannedItems = record.plannedItems;
-    if (plannedItems === null) {
-      plannedItems = deps.job.source ? await planIntoQueue(deps, pool, parsed.runId, settings.chunkSize) : 0;
-      await markPlanned(pool, deps.bookkeepingSchema, parsed.runId, plannedItems);
+    // One processor per run, before the run's row is touched: a second execution (or process) refuses here, naming
+    // the live one; a continuation takes the lease over from its parent.
+    const lease = leaseOf(deps, event.executionId, settings);
+    await acquireLease(pool, deps.bookkeepingSchema, parsed.runId, lease.holder, lease.ttlSeconds, parsed.carry ? parsed.parentExecutionId : undefined);
+    let plannedItems: number;
+    try {
+      const record = await upsertRun(pool, deps.bookkeepingSchema, parsed.runId, deps.job.name, settings, { continuation: parsed.carry !== undefined });
+      plannedItems = record.plannedItems ?? (deps.job.source ? await planIntoQueue(deps, pool, parsed.runId, settings.chunkSize) : 0);
+      if (record.plannedItems === null) await markPlanned(pool, deps.bookkeepingSchema, parsed.runId, plannedItems);
+      await appendExecution(pool, deps.bookkeepingSchema, parsed.runId, event.executionId);
+    } catch (error) {
+      // This execution fails here: the next start of the run need not wait for its lease to lapse.
+      if (!deps.lease) await releaseLease(pool, deps.bookkeepingSchema, parsed.runId, lease.holder.holder).catch(() => undefined);
+      throw error;
     }
-    await appendExecution(pool, deps.bookkeepingSchema, parsed.runId, event.executionId);
     const run: RunContext = { runId: parsed.runId, jobName: deps.job.name, settings, plannedItems };
     // A continued run keeps its controller state; only the per-execution count starts over.
     const control = parsed.carry
