@@ -4,9 +4,9 @@ import { parseExecutionInput } from '../core/execution-input';
 import { assertIdentifier } from '../core/identifiers';
 import { assertHealthFitsJob } from '../core/job-health';
 import { resolveSettings, validateOverrides, type RunSettingsOverrides } from '../core/settings';
-import { makeRangeItem, type WorkItem } from '../core/work-item';
-import { recordItems } from '../db/items';
+import type { KeyRange } from '../core/work-item';
 import { acquireLease, releaseLease } from '../db/lease';
+import { recordPlannedRanges } from '../db/overlaps';
 import type { Pool } from '../db/pool';
 import { appendExecution, markPlanned, upsertRun } from '../db/runs';
 import { ensureBookkeeping } from '../db/schema';
@@ -74,16 +74,17 @@ export function makeInitRunHandler(deps: HandlerDeps) {
  * the one Init goes on using.
  */
 async function planIntoQueue(deps: HandlerDeps, pool: Pool, runId: string, chunkSize: number): Promise<number> {
-  let pending: WorkItem[] = [];
+  let pending: KeyRange[] = [];
   let planned = 0;
   const flush = async () => {
-    await recordItems(pool, deps.bookkeepingSchema, pending);
-    await sendItems(deps.sqs, deps.queueUrl, pending);
-    planned += pending.length;
+    // Keys that recorded work of the run covers already (producer items) are left out: never planned twice.
+    const items = await recordPlannedRanges(pool, deps.bookkeepingSchema, runId, pending);
+    await sendItems(deps.sqs, deps.queueUrl, items);
+    planned += items.length;
     pending = [];
   };
   for await (const range of planRanges(pool, deps.job.source!, chunkSize)) {
-    pending.push(makeRangeItem(runId, range));
+    pending.push(range);
     if (pending.length >= 200) await flush();
   }
   await flush();
