@@ -11,6 +11,7 @@ import { makeHealthProbeHandler } from '../../lambdas/health-probe';
 import { makeInitRunHandler } from '../../lambdas/init-run';
 import { startLocalQueues, type LocalQueues } from '../../local/local-sqs';
 import { queueDepth } from '../../queue/work-queue';
+import { backfillInProcess } from '../support/cli';
 import { openTestDatabase, type TestDatabase } from '../support/database';
 import { localDeps } from '../support/deps';
 
@@ -50,6 +51,24 @@ describe('the run lease of executions on AWS (handlers as the Lambdas run them; 
     const run = await readRun(db.pool, SCHEMA, 'twice');
     assert.deepStrictEqual([run?.executions, run?.settings.batch.maxSize, run?.plannedItems], [[ARN('twice-1')], DEFAULT_SETTINGS.batch.maxSize, 10]);
     assert.deepStrictEqual([(Date.parse(lease.expiresAt) - Date.parse(lease.heartbeatAt)) / 1000, awsLeaseSeconds(DEFAULT_SETTINGS)], [1334, 1334]);
+  });
+
+  it('an execution that died shows as stalled once its lease lapsed; abort frees the run, and the next execution starts at once', async () => {
+    // Prepare: execution 1 took the run and died (no probe since); its lease lapsed (made to, instead of 22 minutes)
+    const init = makeInitRunHandler(deps);
+    const input = { job: 'counter', runId: 'died', chunkSize: 100 };
+    await init({ input, executionName: 'died-1', executionId: ARN('died-1') });
+    await db.pool.query(`UPDATE backfill.leases SET expires_at = now() - interval '1 second' WHERE run_id = 'died'`);
+    const { heartbeatAt } = (await readLease(db.pool, SCHEMA, 'died'))!;
+    // Act
+    const status = await backfillInProcess('status', 'died', '--database-url', db.url);
+    const abort = await backfillInProcess('abort', 'died', '--database-url', db.url);
+    const next = await init({ input, executionName: 'died-2', executionId: ARN('died-2') });
+    // Assess
+    assert.match(status.stdout, new RegExp(`^run +died · job counter · stalled \\(no heartbeat since ${heartbeatAt.replaceAll('.', '\\.')}\\); last recorded running$`, 'm'));
+    assert.match(status.stdout, /^processor +arn:\S+:died-1 · last heartbeat \S+ · its lease lapsed at \S+: nothing works on this run; backfill start --job counter --run-id died takes it up again$/m);
+    assert.deepStrictEqual([abort.code, abort.stdout.trim()], [0, `run died was stalled (no heartbeat since ${heartbeatAt}): no processor works on it, so it is marked aborted now. Unfinished items stay recorded: backfill start --job counter --run-id died resumes from what is done.`]);
+    assert.deepStrictEqual([(await readLease(db.pool, SCHEMA, 'died'))?.holder, next.run.plannedItems], [ARN('died-2'), 10]);
   });
 
   it('a continuation takes the lease over from its parent; the parent then stops at its next probe or batch, touching nothing', async () => {
