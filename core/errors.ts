@@ -65,3 +65,11 @@ export class LeaseLostError extends BackfillError {
     this.name = 'LeaseLostError';
   }
 }
+
+/** The database could not be reached, or its session was cut (a restart, a failover): Init is tried again later. */
+export class DatabaseUnavailableError extends BackfillError {
+  public constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DatabaseUnavailableError';
+  }
+}

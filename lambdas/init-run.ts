@@ -1,5 +1,5 @@
 import { initialControl, type ControlState } from '../core/controller';
-import { InvalidInputError } from '../core/errors';
+import { DatabaseUnavailableError, InvalidInputError } from '../core/errors';
 import { parseExecutionInput } from '../core/execution-input';
 import { assertIdentifier } from '../core/identifiers';
 import { assertHealthFitsJob } from '../core/job-health';
@@ -7,7 +7,7 @@ import { resolveSettings, validateOverrides, type RunSettingsOverrides } from '.
 import type { KeyRange } from '../core/work-item';
 import { acquireLease, releaseLease } from '../db/lease';
 import { recordPlannedRanges } from '../db/overlaps';
-import type { Pool } from '../db/pool';
+import { isConnectionError, type Pool } from '../db/pool';
 import { appendExecution, markPlanned, upsertRun } from '../db/runs';
 import { ensureBookkeeping } from '../db/schema';
 import { assertPlannableSource, planRanges } from '../db/planner';
@@ -30,8 +30,24 @@ export interface InitRunResult {
   readonly lastBatch: null;
 }
 
-/** Validates the input, records the run, and plans its work items unless this run was planned before (a resume). */
+/**
+ * Validates the input, records the run, and plans its work items unless this run was planned before (a resume).
+ * A database that cannot be reached, or cuts the session (a restart), fails it with DatabaseUnavailableError,
+ * which Init's Retry tries again (lib/state-machine.ts): everything it does is safe to do twice.
+ */
 export function makeInitRunHandler(deps: HandlerDeps) {
+  const init = makeInit(deps);
+  return async (event: InitRunEvent): Promise<InitRunResult> => {
+    try {
+      return await init(event);
+    } catch (error) {
+      if (isConnectionError(error)) throw new DatabaseUnavailableError(`the database is unavailable: ${(error as Error).message}`, { cause: error });
+      throw error;
+    }
+  };
+}
+
+function makeInit(deps: HandlerDeps) {
   return async (event: InitRunEvent): Promise<InitRunResult> => {
     const parsed = parseExecutionInput(event.input, event.executionName);
     if (parsed.jobName !== deps.job.name) {

@@ -66,6 +66,10 @@ export function buildBackfillDefinition(scope: Construct, fns: BackfillFunctions
     }),
   });
 
+  // A database that is restarting or away (DatabaseUnavailableError) is tried again for about 3 minutes; any other
+  // error of Init (bad input, a run with a live processor) fails the execution at once, with its reason.
+  init.addRetry({ errors: ['DatabaseUnavailableError'], interval: Duration.seconds(5), maxAttempts: 6, backoffRate: 2, maxDelay: Duration.seconds(60), jitterStrategy: sfn.JitterType.FULL });
+
   const probe = new tasks.LambdaInvoke(scope, STATES.probe, {
     comment: 'Read the operator\'s flags and knobs, probe Postgres health, and let the controller decide: proceed (with a batch size), back off, pause, or halt.',
     lambdaFunction: fns.healthProbe,

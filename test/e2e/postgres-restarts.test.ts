@@ -8,6 +8,9 @@ import pg from 'pg';
 import type { CodeJobDefinition, ItemOutcome } from '../../core/job';
 import { makePool } from '../../db/pool';
 import { makeSecretPool } from '../../lambdas/entry/secret-pool';
+import { makeInitRunHandler } from '../../lambdas/init-run';
+import { startLocalQueues } from '../../local/local-sqs';
+import { localDeps } from '../support/deps';
 import { runLocal, type RunEvent } from '../../local/run-local';
 import { startRestartablePostgres, type RestartablePostgres } from '../support/restartable-postgres';
 
@@ -73,6 +76,24 @@ describe('Postgres restarts and outages mid-batch (embedded runtime, real server
     // The outage's length is the fault itself; the run is left to find the server gone and back on its own.
     outageOver.push(new Promise<void>((resolve) => setTimeout(resolve, OUTAGE_SECONDS * 1000)).then(() => server.up()).then(() => { marks.up = Date.now(); }));
   };
+
+  it('Init while the server is down fails with DatabaseUnavailableError, which its Retry tries again; once the server is back it plans the run', async () => {
+    // Prepare
+    const { name, pool } = await freshDatabase();
+    const queues = await startLocalQueues({ maxReceiveCount: 5, visibilityTimeoutSeconds: 30 });
+    const lambdaPool = makePool({ connectionString: server.urlOf(name), max: 2 });
+    const init = makeInitRunHandler(localDeps(faultingCounterJob(async () => undefined, 0), lambdaPool, queues, { maxReceiveCount: 5, bookkeepingSchema: 'backfill' }));
+    const event = { input: { job: 'counter-code', runId: 'init-down', chunkSize: 100 }, executionName: 'init-down', executionId: 'arn:aws:states:us-east-1:111122223333:execution:Backfill:init-down' };
+    // Act
+    await server.down('immediate');
+    const down = await init(event).catch((error: Error) => error);
+    await server.up();
+    const up = await init(event);
+    // Assess
+    assert.deepStrictEqual([(down as Error).name, (down as Error).message.startsWith('the database is unavailable: ')], ['DatabaseUnavailableError', true]);
+    assert.deepStrictEqual(up.run.plannedItems, 20);
+    await Promise.all([pool.end(), lambdaPool.end(), queues.close()]);
+  });
 
   for (const path of ['local pool', 'Lambda secret pool'] as const) {
     for (const fault of ['restart -m fast', 'restart -m immediate', `${OUTAGE_SECONDS} s outage`] as Fault[]) {
