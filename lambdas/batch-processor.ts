@@ -1,20 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import type { Message } from '@aws-sdk/client-sqs';
 import type { BatchStats } from '../core/controller';
-import { BatchFailedError, MalformedWorkItemError } from '../core/errors';
+import { BatchFailedError, LeaseLostError, MalformedWorkItemError } from '../core/errors';
 import type { JobContext } from '../core/job';
 import { parseWorkItem } from '../core/work-item';
 import { readDoneKeys, recordDoneAfterTheFact } from '../db/done-items';
 import { recordFailures } from '../db/failures';
+import { releaseLease, renewLease } from '../db/lease';
 import { readLastError } from '../db/totals';
 import { flushBatch, recordRunStatus } from '../db/runs';
 import { runItemTransaction } from '../db/item-transaction';
 import { asQueryable, type Pool } from '../db/pool';
-import { deadLetter, deleteMessages, handBackUncharged, queueDepth, receiveMessages, releaseMessages } from '../queue/work-queue';
+import { deadLetter, deleteMessages, handBackUncharged, queueDepth, receiveCount, receiveMessages, releaseMessages } from '../queue/work-queue';
 import type { HandlerDeps, RunContext } from './deps';
+import { leaseOf } from './lease';
 import { makeOutcome, type RunOutcome } from './outcome';
-import { settle, triage, type ParsedMessage, type Triage } from './settle';
-import { runJob, type JobRun } from './run-job';
+import { retryDelaySeconds, settle, triage, type ParsedMessage, type RunnableMessage, type Triage } from './settle';
+import { asError, runJob, type JobRun } from './run-job';
 import { recordBatchFailed, recordBatchMetrics, silentTelemetry } from './telemetry';
 
 export interface BatchProcessorEvent {
@@ -50,6 +52,7 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
     const deadline = started + remainingMs - settleMarginMs(remainingMs);
     const { run } = event;
     const pool = await deps.getPool();
+    await renewRunLease(deps, pool, run, event.executionId);
     let messages: Message[];
     try {
       messages = await receiveMessages(deps.sqs, deps.queueUrl, event.batchSize, deps.receiveWaitSeconds);
@@ -95,32 +98,39 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
       const outcome = outcomes[i];
       return outcome.status === 'ok' && !claimed.has(p.item.dedupeKey) ? [[p.item.dedupeKey, { runId: run.runId, dedupeKey: p.item.dedupeKey, rowsAffected: outcome.rowsAffected ?? 0 }] as const] : [];
     })).values()];
-    // Dead letters are copied before their originals are deleted, and effects are made durable before any
-    // delete: a crash in between can duplicate a message, never lose one.
-    await Promise.all(settlement.deadLetters.map((d) => deadLetter(deps.sqs, deps.deadLetterQueueUrl, d.message, d.reason)));
-    await recordFailures(pool, deps.bookkeepingSchema, settlement.failures);
-    await recordDoneAfterTheFact(pool, deps.bookkeepingSchema, atLeastOnce);
     // Each key's rows once: a batch may hold two deliveries of one item.
     const okKeys = new Set(valid.flatMap((p, i) => (outcomes[i].status === 'ok' ? [p.item.dedupeKey] : [])));
     const rowsAffected = [...okKeys].reduce((n, key) => n + (claimed.get(key) ?? 0), 0) + atLeastOnce.reduce((n, d) => n + d.rowsAffected, 0);
-    const lastError = settlement.failures.length > 0 ? await readLastError(pool, deps.bookkeepingSchema, run.runId) : null;
     const deadLettered = sorted.malformed + settlement.deadLettered;
-    const entry = messages.length === 0 ? undefined : {
-      batchId,
-      batchSize: event.batchSize,
-      received: messages.length,
-      succeeded: settlement.succeeded,
-      retried: settlement.retries.length,
-      deadLettered,
-      ...(sorted.foreign > 0 ? { foreign: sorted.foreign } : {}),
-      ...(settlement.untried.length > 0 ? { untried: settlement.untried.length } : {}),
-      ...(atLeastOnce.length > 0 ? { atLeastOnce: atLeastOnce.length } : {}),
-      rowsAffected,
-      durationMs: Date.now() - started,
-      ...(jobRun.incomplete ? { error: jobRun.incomplete } : {}),
-      ...(lastError ? { lastError } : {}),
-    };
-    await flushBatch(pool, deps.bookkeepingSchema, run.runId, entry);
+    let lastError: Awaited<ReturnType<typeof readLastError>> = null;
+    try {
+      // Dead letters are copied before their originals are deleted, and effects are made durable before any
+      // delete: a crash in between can duplicate a message, never lose one.
+      await Promise.all(settlement.deadLetters.map((d) => deadLetter(deps.sqs, deps.deadLetterQueueUrl, d.message, d.reason)));
+      await recordFailures(pool, deps.bookkeepingSchema, settlement.failures);
+      await recordDoneAfterTheFact(pool, deps.bookkeepingSchema, atLeastOnce);
+      lastError = settlement.failures.length > 0 ? await readLastError(pool, deps.bookkeepingSchema, run.runId) : null;
+      const entry = messages.length === 0 ? undefined : {
+        batchId,
+        batchSize: event.batchSize,
+        received: messages.length,
+        succeeded: settlement.succeeded,
+        retried: settlement.retries.length,
+        deadLettered,
+        ...(sorted.foreign > 0 ? { foreign: sorted.foreign } : {}),
+        ...(settlement.untried.length > 0 ? { untried: settlement.untried.length } : {}),
+        ...(atLeastOnce.length > 0 ? { atLeastOnce: atLeastOnce.length } : {}),
+        rowsAffected,
+        durationMs: Date.now() - started,
+        ...(jobRun.incomplete ? { error: jobRun.incomplete } : {}),
+        ...(lastError ? { lastError } : {}),
+      };
+      await flushBatch(pool, deps.bookkeepingSchema, run.runId, entry);
+    } catch (error) {
+      // The database went away while the batch was settled (a restart): nothing is deleted, since the effects may
+      // not be durable; every item comes back after its delay (done ones are skipped by their claimed dedupe key).
+      throw await unsettledBatch(deps, valid, 'settling the batch failed', error);
+    }
     const stale = staleUnneeded
       + (await deleteMessages(deps.sqs, deps.queueUrl, settlement.done))
       + (await releaseMessages(deps.sqs, deps.queueUrl, settlement.retries))
@@ -151,8 +161,34 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
     const outcome = await makeOutcome(pool, deps.bookkeepingSchema, run, 'succeeded', 'the work queue is drained', event.executionId);
     const reason = `drained: ${outcome.itemsSucceeded} items done, ${outcome.itemsDeadLettered} dead-lettered`;
     await recordRunStatus(pool, deps.bookkeepingSchema, run.runId, 'succeeded', reason);
+    // The run's work is done: its lease is free for the next start at once.
+    await releaseLease(pool, deps.bookkeepingSchema, run.runId, leaseOf(deps, event.executionId, run.settings).holder.holder);
     return { ...stats, outcome: { ...outcome, reason } };
   };
+}
+
+/**
+ * Renews the run's lease before anything is received, for the batch and the probe after it. Another processor
+ * holding it now stops this execution (LeaseLostError); a database that cannot be reached fails the batch.
+ */
+async function renewRunLease(deps: HandlerDeps, pool: Pool, run: RunContext, executionId: string): Promise<void> {
+  const lease = leaseOf(deps, executionId, run.settings);
+  try {
+    await renewLease(pool, deps.bookkeepingSchema, run.runId, lease.holder, lease.ttlSeconds);
+  } catch (error) {
+    if (error instanceof LeaseLostError) throw error;
+    throw new BatchFailedError(`renewing the run's lease failed, nothing was received: ${asError(error).message}`, { cause: error });
+  }
+}
+
+/**
+ * The error for a batch whose bookkeeping failed (its database went away): its items are handed back to the
+ * queue, each after its retry delay, rather than left invisible for the whole visibility timeout.
+ */
+async function unsettledBatch(deps: HandlerDeps, valid: readonly RunnableMessage[], step: string, error: unknown): Promise<BatchFailedError> {
+  const released = await releaseMessages(deps.sqs, deps.queueUrl, valid.map((p) => ({ message: p.message, delaySeconds: retryDelaySeconds(receiveCount(p.message)) })))
+    .then(() => '', (release: unknown) => `; releasing its messages failed too (they come back after the visibility timeout): ${asError(release).message}`);
+  return new BatchFailedError(`${step}, its ${valid.length} items come back: ${asError(error).message}${released}`, { cause: error });
 }
 
 function parseMessage(message: Message): ParsedMessage {

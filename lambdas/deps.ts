@@ -2,6 +2,7 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import type pg from 'pg';
 import type { ControlState } from '../core/controller';
 import type { JobDefinition } from '../core/job';
+import type { LeaseHolder } from '../core/lease';
 import type { RunSettings } from '../core/settings';
 import type { MetricSource } from '../db/health/metric-source';
 import type { Telemetry } from './telemetry';
@@ -28,6 +29,11 @@ export interface HandlerDeps {
   readonly metrics?: MetricSource;
   /** Logs and metrics. @default silent */
   readonly telemetry?: Telemetry;
+  /**
+   * The run's processor when it is this process (the embedded runtime: a local holder with its lease length).
+   * @default each execution is its own holder (its ARN), with a lease from awsLeaseSeconds
+   */
+  readonly lease?: LeaseHolder & { readonly ttlSeconds: number };
 }
 
 /** The run as the state machine carries it from Init to every later state. */

@@ -1,3 +1,4 @@
+import { describeStalled } from '../../core/lease';
 import { healthChart, runCharts } from './charts';
 import { escapeHtml, formatDuration, formatNumber, jsonForScript } from './format';
 import { buildReportModel, type DecisionRow, type ReportModel, type ReportSource } from './model';
@@ -29,8 +30,8 @@ export function renderReport(source: ReportSource, options: RenderOptions): stri
     `<title>${escapeHtml(title)}</title>`,
     `<style>${PAGE_STYLE}</style>`,
     '</head><body><main>',
-    `<header><h1>${escapeHtml(title)} <span class="status status-${escapeHtml(run.status)}">${escapeHtml(run.status)}</span></h1>`,
-    `<p class="reason">${escapeHtml(run.reason ?? '')}</p></header>`,
+    `<header><h1>${escapeHtml(title)} <span class="status status-${run.stalledSince ? 'stalled' : escapeHtml(run.status)}">${run.stalledSince ? 'stalled' : escapeHtml(run.status)}</span></h1>`,
+    `<p class="reason">${escapeHtml(run.stalledSince ? `${describeStalled(run.stalledSince)}: no processor works on this run (last recorded ${run.status}); start it again with the same run id${run.reason ? `. ${run.reason}` : ''}` : run.reason ?? '')}</p></header>`,
     summary(model),
     `<section id="episodes"><h2>What the controller did</h2><p class="note">Consecutive decisions with the same action and health verdict, as one line each. Times are since the run started (${escapeHtml(model.startedAt)}).</p>${episodesTable(model)}</section>`,
     `<section id="charts"><h2>Over time</h2><p class="note">Shaded: the health verdict was warning (yellow) or critical (red) from that decision to the next. Hover a point or bar for its value and reason.</p>${runCharts(model).map(renderChart).join('')}</section>`,

@@ -53,9 +53,9 @@ describe('parseExecutionInput', () => {
     // Prepare
     const control = { iteration: 9, executionIterations: 3, generation: 2, batchSize: 7, backoffAttempt: 0, totalBackoffSeconds: 4, consecutiveFailures: 0, action: 'continue', waitSeconds: 0, paceSeconds: 0, reason: 'r' };
     // Act
-    const parsed = parseExecutionInput({ job: 'demo', runId: 'r1', carry: { control, settings: { chunkSize: 50 } }, AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID: 'arn:x' }, 'exec');
-    // Assess
-    assert.deepStrictEqual(parsed, { jobName: 'demo', runId: 'r1', overrides: {}, carry: { control, settings: { chunkSize: 50 } } });
+    const parsed = parseExecutionInput({ job: 'demo', runId: 'r1', carry: { control, settings: { chunkSize: 50 } }, AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID: 'arn:aws:states:us-east-1:1:execution:m:e' }, 'exec');
+    // Assess: the parent is who the run's lease is taken over from
+    assert.deepStrictEqual(parsed, { jobName: 'demo', runId: 'r1', overrides: {}, carry: { control, settings: { chunkSize: 50 } }, parentExecutionId: 'arn:aws:states:us-east-1:1:execution:m:e' });
   });
 });
 
