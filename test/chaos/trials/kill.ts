@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { phaseOf, runProgress, waitFor } from '../fixture';
+import { phaseOf, runProgress, waitFor, waitForShareDone } from '../fixture';
 import type { TrialKind } from '../trial';
 
 const ROWS = 20_000;
@@ -7,7 +7,9 @@ const CHUNK = 20; // 1,000 items: planning takes a moment, processing about 10 s
 
 /**
  * kill -9 of `backfill run --local` at a random point, then the same command again (the resume), which must end
- * with exit 0. Every fourth trial aims at planning: it kills as soon as the first planned items are recorded.
+ * with exit 0. The point is drawn so that every phase is hit whatever the machine's speed: every fourth trial aims
+ * at planning (killed as soon as the first planned items are recorded), the next at a random time in the first 3 s
+ * (start-up, or wherever the run is by then), the others at a random share of the items done (2% to 98%).
  */
 export const killTrials: TrialKind = {
   kind: 'kill -9 at a random point, then resume',
@@ -16,12 +18,15 @@ export const killTrials: TrialKind = {
     await trial.open(ROWS);
     const args = trial.runArgs('counter', CHUNK);
     const first = trial.start(args);
-    const aim = index % 4 === 0 ? 'planning' : 'random';
+    const aim = ['planning', 'early', 'share', 'share'][index % 4];
     if (aim === 'planning') {
       await waitFor(async () => (await runProgress(trial.url, trial.runId)).items > 0, 60_000, 5);
+    } else if (aim === 'early') {
+      await sleep(Math.round(300 + Math.random() * 2700));
     } else {
-      // Anywhere from start-up to the end of an undisturbed run (about 12 s with start-up)
-      await sleep(Math.round(500 + Math.random() * 12_000));
+      const share = 0.02 + Math.random() * 0.96;
+      trial.details.aimedAtShare = Number(share.toFixed(3));
+      await waitForShareDone(trial.url, trial.runId, share, 120_000);
     }
     const at = await runProgress(trial.url, trial.runId);
     first.kill9();
