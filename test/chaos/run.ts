@@ -24,7 +24,7 @@ const USAGE = `usage: npm run chaos -- [--short] [--only TEXT] [--out FILE] [--t
   --only TEXT       only the trial kinds whose name contains TEXT (e.g. kill, restart, outage, retry, SQL, poison, two, overlap)
   --out FILE        where the JSON results go (default test/chaos/results.json, or results-short.json with --short)
   --time-scale F    the runs' --time-scale (default 0.05: backoff waits are a twentieth of real)
-  --hang-seconds N  a run still going after N s is hung: it is killed and re-run, a manual action (default 150)`;
+  --hang-seconds N  a run still going after N s is hung: it is killed and re-run, a manual action (default 240)`;
 
 function gitDescribe(): { commit: string; branch: string; dirty: boolean } {
   const git = (...args: string[]) => execFileSync('git', args, { cwd: join(import.meta.dirname, '..', '..'), encoding: 'utf8' }).trim();
@@ -43,7 +43,7 @@ async function main(): Promise<number> {
   }
   const short = Boolean(values.short ?? values.quick);
   const timeScale = Number(values['time-scale'] ?? 0.05);
-  const hangSeconds = Number(values['hang-seconds'] ?? 150);
+  const hangSeconds = Number(values['hang-seconds'] ?? 240);
   if (!(timeScale > 0 && timeScale <= 1)) throw new Error(`--time-scale must be a number above 0 and at most 1; got ${values['time-scale']}`);
   if (!(hangSeconds >= 10)) throw new Error(`--hang-seconds must be a number of at least 10; got ${values['hang-seconds']}`);
   const kinds = KINDS.filter((k) => !values.only || k.kind.toLowerCase().includes(values.only.toLowerCase()));
