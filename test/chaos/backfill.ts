@@ -19,6 +19,8 @@ export interface Process {
   readonly exited: Promise<Exit>;
   /** SIGKILL: no handler runs, nothing is flushed (a crash, an OOM kill, a lost host). */
   kill9(): void;
+  /** The last lines it has printed so far (what a hung process was showing). */
+  lastOutput(): string;
 }
 
 /** No DATABASE_URL, deployment or schema from the suite's environment: every command says what it talks to. */
@@ -37,7 +39,8 @@ export function startBackfill(args: readonly string[], input = ''): Process {
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, ms: Date.now() - started }));
   });
   child.stdin.end(input);
-  return { pid: child.pid!, args, exited, kill9: () => void child.kill('SIGKILL') };
+  const lastOutput = () => lastLines({ code: null, signal: null, stdout, stderr, ms: 0 });
+  return { pid: child.pid!, args, exited, kill9: () => void child.kill('SIGKILL'), lastOutput };
 }
 
 /** Its exit, or 'hung' when it is still running after `ms` (it is then killed, and that counts as a manual action). */

@@ -91,13 +91,14 @@ export class Trial {
   /** Waits for a started run; re-runs the same command while a lease held by another (dead) process refuses it. */
   async ended(label: string, process: Process, args: readonly string[]): Promise<Exit | 'hung'> {
     let exit = await exitWithin(process, this.suite.hangMs);
-    this.steps.push(`${label}: ${describeExit(exit)}`);
+    this.steps.push(`${label}: ${describeExit(exit)}${exit === 'hung' ? ` (showing: ${process.lastOutput()})` : ''}`);
     const deadline = Date.now() + 120_000;
     while (exit !== 'hung' && exit.code !== 0 && LEASE_REFUSAL.test(exit.stderr) && Date.now() < deadline) {
       this.details.leaseRefusals = [...((this.details.leaseRefusals as string[] | undefined) ?? []), lastLines(exit, 1)];
       await sleep(2000);
-      exit = await exitWithin(startBackfill(args), this.suite.hangMs);
-      this.steps.push(`${label}, same command again after a lease refusal: ${describeExit(exit)}`);
+      const again = startBackfill(args);
+      exit = await exitWithin(again, this.suite.hangMs);
+      this.steps.push(`${label}, same command again after a lease refusal: ${describeExit(exit)}${exit === 'hung' ? ` (showing: ${again.lastOutput()})` : ''}`);
     }
     return exit;
   }
