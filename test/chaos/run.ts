@@ -53,9 +53,19 @@ async function main(): Promise<number> {
   const started = new Date();
   const server = await startChaosServer();
   const log = (line: string) => console.error(`chaos: ${line}`);
+  // Interrupted: the server does not outlive the suite (the JSON so far is already written).
+  const interrupted = () => void server.destroy().finally(() => process.exit(130));
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   const suite: SuiteOptions = { server, short, timeScale, hangMs: hangSeconds * 1000, log };
   const results: TrialResult[] = [];
   let postgres = 'unknown';
+  const git = gitDescribe();
+  // Written after every trial (finished: null until the end), so a run cut short still leaves what it found.
+  const write = (finished: Date | null) => {
+    const summary = summarize(results);
+    writeFileSync(out, `${JSON.stringify({ started: started.toISOString(), finished: finished?.toISOString() ?? null, mode: short ? 'short' : 'full', only: values.only ?? null, timeScale, hangSeconds, git, postgres, summary, table: formatTable(summary), trials: results }, null, 2)}\n`);
+  };
   try {
     postgres = (await query<{ v: string }>(server.url(), 'SELECT version() AS v'))[0].v;
     log(`Postgres on ${server.url()} (log: ${server.logFile}); ${short ? 'short' : 'full'} run`);
@@ -71,6 +81,7 @@ async function main(): Promise<number> {
         }
         const result = await trial.finish();
         results.push(result);
+        write(null);
         log(`${result.passed ? 'PASS' : 'FAIL'} ${result.name} (${(result.ms / 1000).toFixed(1)} s): ${result.steps.join('; ')}`);
         for (const line of [...result.problems, ...result.manualActions.map((m) => `manual action: ${m}`)]) log(`     ${line}`);
         if (!result.exactlyOnce) log(`     rows: ${result.lost} lost, ${result.doubled} doubled`);
@@ -79,11 +90,9 @@ async function main(): Promise<number> {
   } finally {
     await server.destroy();
   }
-  const summary = summarize(results);
-  const table = formatTable(summary);
-  console.log(table);
+  write(new Date());
+  console.log(formatTable(summarize(results)));
   const failed = results.filter((r) => !r.passed).length;
-  writeFileSync(out, `${JSON.stringify({ started: started.toISOString(), finished: new Date().toISOString(), mode: short ? 'short' : 'full', only: values.only ?? null, timeScale, hangSeconds, git: gitDescribe(), postgres, summary, table, trials: results }, null, 2)}\n`);
   console.log(`\n${results.length - failed} of ${results.length} trials passed; results in ${out}`);
   return failed === 0 ? 0 : 1;
 }
