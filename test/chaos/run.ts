@@ -21,7 +21,7 @@ const KINDS: readonly TrialKind[] = [killTrials, fastRestartTrials, immediateRes
 
 const USAGE = `usage: npm run chaos -- [--short] [--only TEXT] [--out FILE] [--time-scale F] [--hang-seconds N]
   --short           a few-minute subset (CI): fewer trials of every kind
-  --only TEXT       only the trial kinds whose name contains TEXT (e.g. kill, restart, outage, retry, SQL, poison, two, overlap)
+  --only TEXT,...   only the trial kinds whose name contains one of these (kill, restart, outage, retry, SQL, poison, two, overlap)
   --out FILE        where the JSON results go (default test/chaos/results.json, or results-short.json with --short)
   --time-scale F    the runs' --time-scale (default 0.05: backoff waits are a twentieth of real)
   --hang-seconds N  a run still going after N s is hung: it is killed and re-run, a manual action (default 240)`;
@@ -46,7 +46,8 @@ async function main(): Promise<number> {
   const hangSeconds = Number(values['hang-seconds'] ?? 240);
   if (!(timeScale > 0 && timeScale <= 1)) throw new Error(`--time-scale must be a number above 0 and at most 1; got ${values['time-scale']}`);
   if (!(hangSeconds >= 10)) throw new Error(`--hang-seconds must be a number of at least 10; got ${values['hang-seconds']}`);
-  const kinds = KINDS.filter((k) => !values.only || k.kind.toLowerCase().includes(values.only.toLowerCase()));
+  const wanted = values.only?.toLowerCase().split(',').map((w) => w.trim()).filter(Boolean);
+  const kinds = KINDS.filter((k) => !wanted || wanted.some((w) => k.kind.toLowerCase().includes(w)));
   if (kinds.length === 0) throw new Error(`--only ${values.only} matches no trial kind: ${KINDS.map((k) => k.kind).join('; ')}`);
   const out = values.out ?? join(import.meta.dirname, short ? 'results-short.json' : 'results.json');
 
