@@ -27,6 +27,9 @@ export const STATES = {
   continued: 'ContinuedAsNew',
 } as const;
 
+/** LocalStack's name for a Lambda API error of a Task whose Resource is the function's ARN (docs/localstack.md). */
+export const LOCALSTACK_LAMBDA_API_ERROR = 'Exception';
+
 /** The completion event: source and detail-type, for EventBridge rules. Its detail is the run's outcome. */
 export const COMPLETION_EVENT = { source: 'adaptive-backfill', detailType: 'Backfill Run Finished' } as const;
 
@@ -65,6 +68,14 @@ export function buildBackfillDefinition(scope: Construct, fns: BackfillFunctions
       defaults: options.defaults ?? {},
     }),
   });
+
+  // LocalStack names a Lambda API error (throttling, a service error) `Exception` where Resource is the function's
+  // ARN, as here, so CDK's Lambda.* retrier never matches there: this one gives it the same tries. No function of
+  // this project raises an error of that name; its input errors (InvalidInputError) still fail at once.
+  init.addRetry({ errors: [LOCALSTACK_LAMBDA_API_ERROR], interval: Duration.seconds(2), maxAttempts: 6, backoffRate: 2 });
+  // A database that is restarting or away (DatabaseUnavailableError) is tried again for about 3 minutes; any other
+  // error of Init (bad input, a run with a live processor) fails the execution at once, with its reason.
+  init.addRetry({ errors: ['DatabaseUnavailableError'], interval: Duration.seconds(5), maxAttempts: 6, backoffRate: 2, maxDelay: Duration.seconds(60), jitterStrategy: sfn.JitterType.FULL });
 
   const probe = new tasks.LambdaInvoke(scope, STATES.probe, {
     comment: 'Read the operator\'s flags and knobs, probe Postgres health, and let the controller decide: proceed (with a batch size), back off, pause, or halt.',
@@ -113,6 +124,8 @@ export function buildBackfillDefinition(scope: Construct, fns: BackfillFunctions
   const batchFailed = new sfn.Pass(scope, STATES.batchFailed, {
     comment: 'Record the failed batch; its items come back to the queue.',
     parameters: {
+      // A fresh id per failure, so the controller counts each failed batch once (it never decides twice on a report).
+      batchId: sfn.JsonPath.uuid(),
       received: 0,
       succeeded: 0,
       retried: 0,
