@@ -49,3 +49,11 @@ export class TimeLimitError extends BackfillError {
     this.name = 'TimeLimitError';
   }
 }
+
+/** A work item's range that does not fit the job's key (column count, form, or an open end a `$2` cannot bind). */
+export class KeyRangeError extends BackfillError {
+  public constructor(message: string) {
+    super(message);
+    this.name = 'KeyRangeError';
+  }
+}

@@ -7,6 +7,8 @@ import { parseWorkItem, type WorkItem } from '../core/work-item';
 import { recordFailures, type FailureRecord } from '../db/failures';
 import { flushBatch, recordRunStatus } from '../db/runs';
 import { runItemTransaction } from '../db/item-transaction';
+import { makeRangeConditioner, type KeyColumn } from '../core/key-range';
+import { readKeyColumns } from '../db/keys';
 import { asQueryable, type Pool } from '../db/pool';
 import { deadLetter, deleteMessages, queueDepth, receiveCount, receiveMessages, releaseMessages } from '../queue/work-queue';
 import type { HandlerDeps, RunContext } from './deps';
@@ -62,7 +64,9 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
     const abort = new AbortController();
     const abortAtDeadline = setTimeout(() => abort.abort(), Math.max(0, deadline - Date.now()));
     try {
-      outcomes = await runJob(deps.job, valid.map((p) => p.item), makeJobContext(pool, deps.bookkeepingSchema, run.runId, deadline, abort.signal));
+      // The key's column types, read for each batch: ctx.rangeCondition and {{range}} cast bounds to them.
+      const key = deps.job.source && valid.length > 0 ? await readKeyColumns(asQueryable(pool), deps.job.source) : undefined;
+      outcomes = await runJob(deps.job, valid.map((p) => p.item), makeJobContext(pool, deps.bookkeepingSchema, run.runId, deadline, abort.signal, key));
     } catch (error) {
       // The batch failed as a whole: its items become visible again after their delay; the run goes on.
       const cleanupErrors = await releaseFailedBatch(deps, pool, run.runId, valid, error);
@@ -170,7 +174,7 @@ function failureOf(runId: string, message: Message, item: WorkItem, error: unkno
   return { runId, dedupeKey: item.dedupeKey, messageId: message.MessageId, attempt: receiveCount(message), error: e.message, stack: e.stack, final };
 }
 
-function makeJobContext(pool: Pool, schema: string, runId: string, deadline: number, signal: AbortSignal): JobContext {
+function makeJobContext(pool: Pool, schema: string, runId: string, deadline: number, signal: AbortSignal, key: readonly KeyColumn[] | undefined): JobContext {
   const withTransaction: JobContext['withTransaction'] = (item, fn) => runItemTransaction(pool, schema, item, fn, deadline - Date.now());
-  return { runId, db: asQueryable(pool), deadline, signal, withTransaction, withItemTransaction: withTransaction };
+  return { runId, db: asQueryable(pool), deadline, signal, withTransaction, withItemTransaction: withTransaction, rangeCondition: makeRangeConditioner(key) };
 }

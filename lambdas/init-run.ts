@@ -10,6 +10,7 @@ import type { Pool } from '../db/pool';
 import { appendExecution, markPlanned, upsertRun } from '../db/runs';
 import { ensureBookkeeping } from '../db/schema';
 import { assertPlannableSource, planRanges } from '../db/planner';
+import { planForm, type KeyColumn } from '../core/key-range';
 import { sendItems } from '../queue/work-queue';
 import type { HandlerDeps, RunContext } from './deps';
 
@@ -39,12 +40,13 @@ export function makeInitRunHandler(deps: HandlerDeps) {
     assertHealthFitsJob(settings.health, deps.job.name, deps.job.health);
     assertIdentifier('bookkeepingSchema', deps.bookkeepingSchema);
     const pool = await deps.getPool();
-    if (deps.job.source) await assertPlannableSource(pool, deps.job.source);
+    const key = deps.job.source ? await assertPlannableSource(pool, deps.job.source) : undefined;
+    const form = key ? planForm(deps.job, key) : undefined;
     await ensureBookkeeping(pool, deps.bookkeepingSchema);
     const record = await upsertRun(pool, deps.bookkeepingSchema, parsed.runId, deps.job.name, settings, { continuation: parsed.carry !== undefined });
     let plannedItems = record.plannedItems;
     if (plannedItems === null) {
-      plannedItems = deps.job.source ? await planIntoQueue(deps, pool, parsed.runId, settings.chunkSize) : 0;
+      plannedItems = key && form ? await planIntoQueue(deps, pool, parsed.runId, settings.chunkSize, key, form) : 0;
       await markPlanned(pool, deps.bookkeepingSchema, parsed.runId, plannedItems);
     }
     await appendExecution(pool, deps.bookkeepingSchema, parsed.runId, event.executionId);
@@ -63,7 +65,7 @@ export function makeInitRunHandler(deps: HandlerDeps) {
  * It takes Init's pool rather than asking getPool() again: a second call may replace the cached pool and close
  * the one Init goes on using.
  */
-async function planIntoQueue(deps: HandlerDeps, pool: Pool, runId: string, chunkSize: number): Promise<number> {
+async function planIntoQueue(deps: HandlerDeps, pool: Pool, runId: string, chunkSize: number, key: readonly KeyColumn[], form: 'typed' | 'integer'): Promise<number> {
   let pending: WorkItem[] = [];
   let planned = 0;
   const flush = async () => {
@@ -72,7 +74,7 @@ async function planIntoQueue(deps: HandlerDeps, pool: Pool, runId: string, chunk
     planned += pending.length;
     pending = [];
   };
-  for await (const range of planRanges(pool, deps.job.source!, chunkSize)) {
+  for await (const range of planRanges(pool, deps.job.source!, key, chunkSize, form)) {
     pending.push(makeRangeItem(runId, range));
     if (pending.length >= 200) await flush();
   }

@@ -1,4 +1,5 @@
-import { BatchFailedError } from '../core/errors';
+import { BatchFailedError, KeyRangeError } from '../core/errors';
+import { jobStatement } from '../core/key-range';
 import { isSqlJob, type ItemOutcome, type JobContext, type JobDefinition } from '../core/job';
 import type { WorkItem } from '../core/work-item';
 
@@ -19,10 +20,15 @@ export async function runJob(job: JobDefinition, items: readonly WorkItem[], ctx
     } else if (Date.now() >= ctx.deadline) {
       outcomes.push({ status: 'retry', reason: DEADLINE_REASON });
     } else {
-      const { lo, hi } = item.range;
       try {
-        outcomes.push(await ctx.withTransaction(item, async (tx) => (await tx.query(job.sql, [lo, hi])).rowCount ?? 0));
+        // {{range}} becomes the range's condition over the key; without it, $1 = lo and $2 = hi.
+        const statement = jobStatement(job.sql, item.range, (alias) => ctx.rangeCondition(item, 1, alias));
+        outcomes.push(await ctx.withTransaction(item, async (tx) => (await tx.query(statement.text, [...statement.params])).rowCount ?? 0));
       } catch (error) {
+        if (error instanceof KeyRangeError) {
+          outcomes.push({ status: 'fail', reason: error.message });
+          continue;
+        }
         const reason = (error as { code?: string }).code === '57014' && Date.now() >= ctx.deadline ? DEADLINE_REASON : (error as Error).message;
         outcomes.push({ status: 'retry', reason, stack: (error as Error).stack });
       }
