@@ -23,13 +23,15 @@ export type RangeForm = 'typed' | 'integer';
  */
 export function boundaryQuery(table: string, columns: readonly KeyColumn[]): { first: string; next: string } {
   const cols = columns.map((c) => quoteIdentifier(c.name));
-  const select = cols.map((col, i) => `to_json(${col}) #>> '{}' AS k${i}`).join(', ');
+  // The text form is taken of the one row found, outside the scan: the OFFSET's skipped rows are not converted.
+  const inner = cols.map((col, i) => `${col} AS k${i}`).join(', ');
+  const select = cols.map((_, i) => `to_json(k${i}) #>> '{}' AS k${i}`).join(', ');
   const row = (items: readonly string[]) => (items.length === 1 ? items[0] : `(${items.join(', ')})`);
   const params = columns.map((c, i) => `$${i + 1}::${KEY_TYPES[c.type]}`);
   const from = `FROM ${quoteQualifiedName('source.table', table)}`;
   return {
-    first: `SELECT ${select} ${from} ORDER BY ${cols.join(', ')} LIMIT 1`,
-    next: `SELECT ${select} ${from} WHERE ${row(cols)} >= ${row(params)} ORDER BY ${cols.join(', ')} LIMIT 1 OFFSET $${columns.length + 1}`,
+    first: `SELECT ${select} FROM (SELECT ${inner} ${from} ORDER BY ${cols.join(', ')} LIMIT 1) AS b`,
+    next: `SELECT ${select} FROM (SELECT ${inner} ${from} WHERE ${row(cols)} >= ${row(params)} ORDER BY ${cols.join(', ')} LIMIT 1 OFFSET $${columns.length + 1}) AS b`,
   };
 }
 
