@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { validateJob } from '../../core/job';
 import { jobStatement, makeRangeConditioner, planForm, rangeCondition, rangeSqlProblem, type KeyColumn } from '../../core/key-range';
+import { parseProducerLines } from '../../core/producer-lines';
 import { parseWorkItem, rangeDedupeKey } from '../../core/work-item';
 
 const id: KeyColumn[] = [{ name: 'id', type: 'bigint' }];
@@ -192,5 +193,17 @@ describe('typed work items', () => {
       `${m}dedupeKey "range:a-" does not name the item's range [["a"], null): a "range:" key must be exactly "range:[[\\"a\\"],null]"; give a producer's own keys another prefix`,
       `${m}range.hi must be null (open-ended) or a list of 1 value like range.lo; got string "2"`,
     ]);
+  });
+
+  it('are taken from producers (backfill enqueue), and a bad one is named by its line and field', () => {
+    // Prepare
+    const good = '{"dedupeKey":"range:[[\\"acme\\",\\"1\\"],null]","range":{"lo":["acme","1"],"hi":null}}';
+    const bad = '{"dedupeKey":"k2","range":{"lo":["acme",1],"hi":null}}';
+    // Act
+    const items = parseProducerLines(good, 'r1');
+    const error = errorOf(() => parseProducerLines(`${good}\n${bad}`, 'r1'));
+    // Assess
+    assert.deepStrictEqual(items, [{ v: 1, runId: 'r1', dedupeKey: 'range:[["acme","1"],null]', range: { lo: ['acme', '1'], hi: null } }]);
+    assert.match(error, /line 2: range\.lo\[1\] must be a string \(the key column's value as text, e\.g\. "2026-01-31T00:00:00Z" or "42"\); got number 1$/);
   });
 });
