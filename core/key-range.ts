@@ -149,3 +149,13 @@ export function makeRangeConditioner(columns: readonly KeyColumn[] | undefined) 
     return rangeCondition(item.range, columns, startParam, alias);
   };
 }
+
+/**
+ * Postgres estimates a row comparison from its leading column alone, so a range of a composite key whose leading
+ * column has few values (3 tenants) looks like a third of the table and gets a sequential scan: every range would
+ * read the whole table. For composite keys the range's statement runs with sequential scans off in its own
+ * transaction (SET LOCAL), the FORCE INDEX that Spirit and pt-osc put on their chunk statements.
+ */
+export function rangeStatementSettings(range: KeyRange): string | undefined {
+  return rangeValues(range).lo.length > 1 ? 'SET LOCAL enable_seqscan = off' : undefined;
+}

@@ -1,5 +1,5 @@
 import { BatchFailedError, KeyRangeError } from '../core/errors';
-import { jobStatement } from '../core/key-range';
+import { jobStatement, rangeStatementSettings } from '../core/key-range';
 import { isSqlJob, type ItemOutcome, type JobContext, type JobDefinition } from '../core/job';
 import type { WorkItem } from '../core/work-item';
 
@@ -23,7 +23,11 @@ export async function runJob(job: JobDefinition, items: readonly WorkItem[], ctx
       try {
         // {{range}} becomes the range's condition over the key; without it, $1 = lo and $2 = hi.
         const statement = jobStatement(job.sql, item.range, (alias) => ctx.rangeCondition(item, 1, alias));
-        outcomes.push(await ctx.withTransaction(item, async (tx) => (await tx.query(statement.text, [...statement.params])).rowCount ?? 0));
+        const settings = rangeStatementSettings(item.range);
+        outcomes.push(await ctx.withTransaction(item, async (tx) => {
+          if (settings) await tx.query(settings);
+          return (await tx.query(statement.text, [...statement.params])).rowCount ?? 0;
+        }));
       } catch (error) {
         if (error instanceof KeyRangeError) {
           outcomes.push({ status: 'fail', reason: error.message });
