@@ -67,6 +67,10 @@ describe('planner (real Postgres)', () => {
     await pool.query('CREATE TABLE events (at timestamptz PRIMARY KEY, amount numeric(30, 12) NOT NULL UNIQUE, day date NOT NULL UNIQUE)');
     await pool.query(`INSERT INTO events SELECT timestamptz '1999-12-31 23:59:59.999999+00' + g * interval '37 days 1.000001 seconds',
                                                    g / 7.0, date '2000-01-01' + g FROM generate_series(1, 60) g`);
+    await pool.query(`CREATE TABLE misc (v varchar(12) NOT NULL UNIQUE, c char(6) NOT NULL UNIQUE, s smallint NOT NULL UNIQUE,
+                                         i integer NOT NULL UNIQUE, ts timestamp NOT NULL UNIQUE)`);
+    await pool.query(`INSERT INTO misc SELECT 'v' || g, 'c' || g, g - 30, g * 1000, timestamp '2024-02-29 12:00:00.5' + g * interval '1 day 1 microsecond'
+                      FROM generate_series(1, 50) g`);
   });
   after(async () => {
     await pool.end();
@@ -98,7 +102,7 @@ describe('planner (real Postgres)', () => {
     assert.deepStrictEqual(await rowsPerRange({ table: 'sparse', key: ['id'] }, ranges), { perRange: [15, 15, 10], total: 40 });
   });
 
-  it('walks text under its column\'s ICU collation, a composite key across leading values, uuid, timestamptz, numeric and date keys', async () => {
+  it('walks text under its column\'s ICU collation, a composite key across leading values, uuid, timestamptz, numeric, date, varchar, char, smallint, integer and timestamp keys', async () => {
     // Prepare: ICU order is not C order here, so a planner comparing bytes would cut wrong ranges.
     const { rows: orderCheck } = await pool.query('SELECT array_agg(code ORDER BY code) = array_agg(code ORDER BY code COLLATE "C") AS same FROM words');
     assert.equal(orderCheck[0].same, false);
@@ -109,6 +113,11 @@ describe('planner (real Postgres)', () => {
       [{ table: 'events', key: 'at' }, 11, [11, 11, 11, 11, 11, 5]],
       [{ table: 'events', key: 'amount' }, 25, [25, 25, 10]],
       [{ table: 'events', key: ['day'] }, 30, [30, 30]],
+      [{ table: 'misc', key: 'v' }, 20, [20, 20, 10]],
+      [{ table: 'misc', key: 'c' }, 20, [20, 20, 10]],
+      [{ table: 'misc', key: 's' }, 20, [20, 20, 10]],
+      [{ table: 'misc', key: ['i'] }, 20, [20, 20, 10]],
+      [{ table: 'misc', key: 'ts' }, 20, [20, 20, 10]],
     ];
     for (const [source, chunkSize, expected] of cases) {
       // Act
