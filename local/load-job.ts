@@ -51,12 +51,18 @@ export async function describeLoadError(error: unknown, file: string): Promise<s
   // esbuild counts columns from 0; editors, tsc and this message count from 1.
   if (transform) {
     return transform[1].split('\n').filter((line) => line.trim() !== '')
-      .map((line) => line.replace(/^(.*):(\d+):(\d+): ERROR: /, (_, at: string, row: string, column: string) => `${at}:${row}:${Number(column) + 1}: `))
+      .map((line) => line.replace(/^(.*):(\d+):(\d+): ERROR: /, (_, at: string, row: string, column: string) => `${sourceName(at, file)}:${row}:${Number(column) + 1}: `))
       .join('; ');
   }
   const name = error instanceof Error && error.name !== 'Error' ? `${error.name}: ` : '';
   const where = locationIn(error, file) ?? (error instanceof SyntaxError ? await syntaxErrorLocation(file) : undefined);
   return `${where ? `${where}: ` : ''}${name}${message.split('\n')[0]}`;
+}
+
+/** tsx hands esbuild a .mts or .cts file under a .ts name: name the file that exists. */
+function sourceName(reported: string, file: string): string {
+  const stem = (path: string) => path.replace(/\.[mc]?ts$/, '');
+  return reported !== file && !existsSync(reported) && stem(reported) === stem(file) ? file : reported;
 }
 
 /** The first place in the job's own file that the error's stack (source-mapped by tsx) or a SyntaxError names. */

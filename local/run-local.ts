@@ -75,6 +75,8 @@ export interface RunSummary extends RunTotals {
  * with the Lambda handlers bound to its Task states, a local SQS server, and Postgres.
  */
 export async function runLocal(options: LocalRunOptions): Promise<RunSummary> {
+  // Before any work: says what to install when the local runtime's package is missing.
+  await localRuntime();
   const started = Date.now();
   const schema = options.bookkeepingSchema ?? 'backfill';
   const synthesized = synthesizeBackfill({ jobEntry: options.jobPath, bookkeepingSchema: schema, maxReceiveCount: options.maxReceiveCount });
