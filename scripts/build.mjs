@@ -14,15 +14,16 @@ import * as esbuild from 'esbuild';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = join(ROOT, 'dist');
 
-/** What the package runs: the construct library, the job helpers, the CLI (with the demo job), the Lambda entries. */
+/**
+ * What the package runs: the construct library, the job helpers, the CLI (with the demo job), and every Lambda
+ * entry (the construct bundles them from dist/lambdas/entry/ at the user's `cdk synth`).
+ */
 const ENTRY_POINTS = [
   'lib/index.ts',
   'core/job.ts',
   'bin/backfill.ts',
   'jobs/demo.ts',
-  'lambdas/entry/init-run.ts',
-  'lambdas/entry/health-probe.ts',
-  'lambdas/entry/batch-processor.ts',
+  ...readdirSync(join(ROOT, 'lambdas', 'entry')).filter((name) => name.endsWith('.ts')).map((name) => `lambdas/entry/${name}`),
 ];
 /** Public API: what `exports` in package.json gives types for. tsc also declares everything these import. */
 const DECLARED = ['lib/index.ts', 'core/job.ts'];
