@@ -117,6 +117,15 @@ describe('installed from npm pack into a fresh app (CommonJS package.json, a .ts
     assert.match(help.stdout, /^usage: backfill COMMAND/);
   });
 
+  it('both entry points load by package name, with import and with require (CommonJS), without warnings', async () => {
+    // Act
+    const imported = await ok(process.execPath, ['--input-type=module', '-e', "const [main, job] = await Promise.all([import('adaptive-backfill'), import('adaptive-backfill/job')]); console.log(typeof main.AdaptiveBackfill, typeof main.defineJob, typeof job.defineJob, 'AdaptiveBackfill' in job)"], app);
+    const required = await ok(process.execPath, ['-e', "console.log(typeof require('adaptive-backfill').AdaptiveBackfill, typeof require('adaptive-backfill/job').defineJob)"], app);
+    // Assess
+    assert.deepStrictEqual([imported.stdout, imported.stderr], ['function function function false\n', '']);
+    assert.deepStrictEqual([required.stdout, required.stderr], ['function function\n', '']);
+  });
+
   it('type-checks the job and the CDK app against the shipped declarations (module nodenext)', async () => {
     // Act
     const result = await run(join(app, 'node_modules', '.bin', 'tsc'), ['-p', '.'], app);
