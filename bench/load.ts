@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import pg from 'pg';
-import { makePool } from '../db/pool';
+import { handleSessionErrors, makePool } from '../db/pool';
 import type { ExecutionInput } from '../core/execution-input';
 import { resolveSettings, validateOverrides } from '../core/settings';
 import { startEmbeddedPostgres } from '../local/embedded-postgres';
@@ -334,7 +334,7 @@ async function measureReaction(url: string): Promise<{ criticalSeconds: number; 
   const criticalSeconds = 2;
   const holdFor = 6;
   // Not makePool: that names every session as the backfill's own, which the probe leaves out.
-  const other = new pg.Pool({ connectionString: url, max: 1, application_name: 'bench-long-query' });
+  const other = handleSessionErrors(new pg.Pool({ connectionString: url, max: 1, application_name: 'bench-long-query' }));
   let queryStarted: number | undefined;
   let queryEnded: number | undefined;
   let heldBackAt: number | undefined;

@@ -113,6 +113,28 @@ export async function releaseMessages(sqs: SQSClient, queueUrl: string, releases
   return stale.reduce((a, b) => a + b, 0);
 }
 
+/**
+ * Hands messages back without charging a receive: each goes back as a fresh copy (receive count 0, visible after
+ * `delaySeconds`) and only then is the original deleted. For items that were never tried (ranges not reached
+ * before the deadline, a batch handed back unworked): their SQS receive count drives maxReceiveCount, and
+ * throttling must not use it up. Copy before delete: a crash in between leaves two copies, never none, and the
+ * dedupe key makes the second one change nothing. Returns how many originals had stale receipt handles (received
+ * again elsewhere meanwhile; that copy is settled there, and this one changes nothing twice).
+ */
+export async function handBackUncharged(sqs: SQSClient, queueUrl: string, messages: readonly Message[], delaySeconds = 0): Promise<number> {
+  if (messages.length === 0) return 0;
+  await Promise.all(
+    chunks(messages, SQS_BATCH).map(async (group) => {
+      const result = await sqs.send(new SendMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: group.map((m, i) => ({ Id: String(i), MessageBody: m.Body ?? '', ...(delaySeconds > 0 ? { DelaySeconds: delaySeconds } : {}) })),
+      }));
+      assertNoFailures('SendMessageBatch', result.Failed);
+    }),
+  );
+  return deleteMessages(sqs, queueUrl, messages);
+}
+
 /** Moves a message that can never succeed to the DLQ at once, with its reason as an attribute. */
 export async function deadLetter(sqs: SQSClient, deadLetterQueueUrl: string, message: Message, reason: string): Promise<void> {
   await sqs.send(new SendMessageCommand({
