@@ -2,13 +2,9 @@
 // (the embedded runtime's interpreter, local SQS, JSON) does not take CPU from Postgres. On AWS that work runs in
 // Step Functions, Lambda and SQS, not on the database host. Prints JSON lines: {"ready"} once the process is up,
 // {"event"} while running (the run's decisions and batches, with times on the shared clock), then {"result"}.
+import '../cli/sdk-node-warning';
 import { makePool } from '../db/pool';
 import { adaptive, handBatched } from './variants';
-
-const emitWarning = process.emitWarning.bind(process);
-process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-  if (!String(warning).startsWith('NodeVersionSupportWarning')) (emitWarning as (...args: unknown[]) => void)(warning, ...rest);
-}) as typeof process.emitWarning;
 
 const [variant, databaseUrl, inputJson = '{}'] = process.argv.slice(2);
 const now = () => performance.timeOrigin + performance.now();

@@ -1,9 +1,6 @@
 // Benchmark v0: the cost of adaptive-backfill's safety on an idle database, against the two usual ways.
 // npm run bench [-- --rows N --repeat K]
-const emitWarning = process.emitWarning.bind(process);
-process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-  if (!String(warning).startsWith('NodeVersionSupportWarning')) (emitWarning as (...args: unknown[]) => void)(warning, ...rest);
-}) as typeof process.emitWarning;
+import '../cli/sdk-node-warning';
 
 if (process.argv[2] === 'keys') {
   // npm run bench -- keys [...]: planning and rows/s over key types (bench/keys.ts).

@@ -89,3 +89,14 @@ export class KeyRangeError extends BackfillError {
     this.name = 'KeyRangeError';
   }
 }
+
+/** `backfill run --local` or `backfill demo` without the local runtime package (@adaptive-backfill/local) installed. */
+export class LocalRuntimeMissingError extends BackfillError {
+  public constructor(options?: { cause?: unknown }) {
+    super(
+      'the local runtime is not installed: `backfill run --local` and `backfill demo` need the package @adaptive-backfill/local (embedded Postgres, a local SQS server, the ASL interpreter), kept apart so that CDK apps do not install it. Install it beside adaptive-backfill, at the same version: npm install --save-dev @adaptive-backfill/local',
+      options,
+    );
+    this.name = 'LocalRuntimeMissingError';
+  }
+}

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CfnOutput, Duration, Names, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -28,6 +28,8 @@ export const JOB_MODULE_ALIAS = '@adaptive-backfill/job';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ENTRY_DIR = join(HERE, '..', 'lambdas', 'entry');
+/** A Lambda entry file: the .ts source in this repository, the built .js in the installed package (dist/). */
+const entryFile = (file: string): string => join(ENTRY_DIR, file.replace(/\.ts$/, extname(fileURLToPath(import.meta.url))));
 
 export interface AdaptiveBackfillProps {
   /**
@@ -218,7 +220,7 @@ export class AdaptiveBackfill extends Construct {
       }
       const fn = new nodejs.NodejsFunction(this, name, {
         role,
-        entry: join(ENTRY_DIR, file),
+        entry: entryFile(file),
         runtime: lambda.Runtime.NODEJS_22_X,
         architecture: lambda.Architecture.ARM_64,
         memorySize: props.memorySize ?? 512,

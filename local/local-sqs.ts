@@ -1,6 +1,6 @@
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { createSqsServer } from 'local-aws-sqs';
 import { freePort } from './free-port';
+import { localRuntime } from './runtime';
 
 export interface LocalQueues {
   readonly sqs: SQSClient;
@@ -17,6 +17,7 @@ export interface LocalQueueOptions {
 
 /** An SQS-compatible server in this process, with a work queue that redrives to a DLQ like the deployed one. */
 export async function startLocalQueues(options: LocalQueueOptions): Promise<LocalQueues> {
+  const { createSqsServer } = await localRuntime();
   const port = await freePort();
   const server = await createSqsServer({ port, hostname: '127.0.0.1' });
   const endpoint = `http://127.0.0.1:${port}`;

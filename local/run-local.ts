@@ -1,7 +1,6 @@
 import './promise-polyfill';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { StateMachine } from 'aws-local-stepfunctions';
 import type { BatchStats } from '../core/controller';
 import type { ExecutionInput } from '../core/execution-input';
 import type { JobDefinition, Queryable } from '../core/job';
@@ -19,6 +18,7 @@ import type { RunOutcome } from '../lambdas/outcome';
 import { startEmbeddedPostgres } from './embedded-postgres';
 import { startLocalQueues } from './local-sqs';
 import { restoreLocalQueues } from './restore-queues';
+import { localRuntime } from './runtime';
 import { synthesizeBackfill, type FunctionRole } from './synthesize';
 
 /** The completion event as the state machine sends it to EventBridge (locally: handed to onEvent). */
@@ -86,6 +86,8 @@ export interface RunSummary extends RunTotals {
  * with the Lambda handlers bound to its Task states, a local SQS server, and Postgres.
  */
 export async function runLocal(options: LocalRunOptions): Promise<RunSummary> {
+  // Before any work: says what to install when the local runtime's package is missing.
+  await localRuntime();
   const started = Date.now();
   const schema = options.bookkeepingSchema ?? 'backfill';
   const synthesized = synthesizeBackfill({ jobEntry: options.jobPath, bookkeepingSchema: schema, maxReceiveCount: options.maxReceiveCount });
@@ -195,6 +197,7 @@ async function execute(
     },
   };
 
+  const { StateMachine } = await localRuntime();
   const machine = new StateMachine(synthesized.definition as unknown as ConstructorParameters<typeof StateMachine>[0], { validationOptions: { checkPaths: true, checkArn: true } });
   const timeScale = options.timeScale ?? 1;
   // The interpreter reads this override each time a Wait state runs, so a getter scales the chosen wait.

@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidInputError } from '../../core/errors';
 import { createDemoTable } from '../../jobs/demo-table';
@@ -14,7 +14,8 @@ import { freshRunId } from '../run-ids';
 import type { Command } from '../command';
 import { outputFileFlag } from './report';
 
-const DEMO_JOB = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'jobs', 'demo.ts');
+// jobs/demo.ts in this repository, dist/jobs/demo.js in the installed package.
+const DEMO_JOB = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'jobs', `demo${extname(fileURLToPath(import.meta.url))}`);
 
 const COMMON_USAGE = `options:
   --database-url URL   Postgres to use (else DATABASE_URL, else an embedded Postgres is started)

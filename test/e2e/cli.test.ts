@@ -18,7 +18,7 @@ interface CliResult {
 
 function backfill(...args: string[]): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [join(ROOT, 'bin', 'backfill.js'), ...args], { cwd: ROOT, env: { ...process.env, DATABASE_URL: '' } }, (error, stdout, stderr) => {
+    execFile(process.execPath, [join(ROOT, 'bin', 'backfill.js'), ...args], { cwd: ROOT, env: { ...process.env, DATABASE_URL: '', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: '' } }, (error, stdout, stderr) => {
       resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
     });
   });

@@ -90,7 +90,12 @@ describe('the HTML report, checked in headless chromium', () => {
     // Assess
     assert.equal(page.value, 'broken');
     assert.deepStrictEqual(page.requests, [pathToFileURL(file).href, 'https://cdn.example.invalid/x.png']);
-    assert.deepStrictEqual(page.errors.map((e) => e.split(':')[0]).sort(), ['console.error', 'exception', 'log']);
+    assert.deepStrictEqual(page.errors.sort(), [
+      'console.error: Failed to load resource: net::ERR_NAME_NOT_RESOLVED',
+      'console.error: boom',
+      'exception: bad page',
+      'failed load: https://cdn.example.invalid/x.png net::ERR_NAME_NOT_RESOLVED',
+    ]);
   });
 
   it('run --local --report: the page renders cleanly and its charts hold the run history, backoff included', async () => {

@@ -29,8 +29,9 @@ export async function backfillInProcess(...args: string[]): Promise<CliResult> {
   }
 }
 
-/** No DATABASE_URL or deployment from this environment: each test says what the command talks to. */
-const CLEAN_ENV = { DATABASE_URL: '', BACKFILL_STACK: '', BACKFILL_QUEUE_URL: '', BACKFILL_DLQ_URL: '', BACKFILL_STATE_MACHINE_ARN: '' };
+/** No DATABASE_URL or deployment from this environment: each test says what the command talks to. The test runner's
+ * SDK switch (cli/sdk-node-warning.ts) is cleared too: the CLI must keep the SDK's Node notice out by itself. */
+const CLEAN_ENV = { DATABASE_URL: '', BACKFILL_STACK: '', BACKFILL_QUEUE_URL: '', BACKFILL_DLQ_URL: '', BACKFILL_STATE_MACHINE_ARN: '', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: '' };
 
 /** A `backfill` child process (the real CLI, bin/backfill.js); `exited` settles when it ends. */
 export function startBackfill(...args: string[]): { readonly exited: Promise<CliResult>; readonly pid: number; kill(signal: NodeJS.Signals): void } {

@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { bundledModules, forbiddenModules } from '../support/bundles';
 import { ROOT, exampleStack } from '../support/stacks';
 
 describe('Lambda bundling', () => {
@@ -20,6 +21,9 @@ describe('Lambda bundling', () => {
     assert.deepStrictEqual(bundles.filter((bundle) => statSync(bundle).size > 600_000), []);
     for (const bundle of bundles) {
       assert.match(readFileSync(bundle, 'utf8'), /demo-lowercase-email/);
+      // The local runtime (embedded Postgres, local SQS, the ASL interpreter) and the CDK stay out; pg is in.
+      assert.deepStrictEqual(forbiddenModules(bundle), [], bundle);
+      assert.ok(bundledModules(bundle).some((path) => path.startsWith('node_modules/pg/')), bundle);
       const exported = execFileSync(process.execPath, ['-e', `process.emitWarning = () => {}; console.log(typeof require(${JSON.stringify(bundle)}).handler)`], {
         env: {
           ...process.env,

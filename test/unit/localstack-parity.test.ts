@@ -1,7 +1,7 @@
 import '../../local/promise-polyfill';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { StateMachine } from 'aws-local-stepfunctions';
+import { StateMachine } from '@adaptive-backfill/local';
 import { decide, initialControl, type Action, type BatchStats, type ControlState, type OperatorRequests } from '../../core/controller';
 import type { HealthReport, Verdict } from '../../core/health';
 import { resolveSettings } from '../../core/settings';

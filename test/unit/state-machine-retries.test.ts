@@ -1,7 +1,7 @@
 import '../../local/promise-polyfill';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { StateMachine } from 'aws-local-stepfunctions';
+import { StateMachine } from '@adaptive-backfill/local';
 import { initialControl } from '../../core/controller';
 import { resolveSettings } from '../../core/settings';
 import { synthesizeBackfill } from '../../local/synthesize';

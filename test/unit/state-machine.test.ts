@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Template } from 'aws-cdk-lib/assertions';
 import '../../local/promise-polyfill';
-import { StateMachine } from 'aws-local-stepfunctions';
+import { StateMachine } from '@adaptive-backfill/local';
 import { DEFAULT_SETTINGS, EVENTS_PER_GENERATION, EVENTS_PER_ITERATION } from '../../core/settings';
 import { resolveIntrinsics, synthesizeBackfill } from '../../local/synthesize';
 import { exampleStack, logicalIdOf, resourcesOf } from '../support/stacks';
