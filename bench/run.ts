@@ -5,6 +5,12 @@ process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
   if (!String(warning).startsWith('NodeVersionSupportWarning')) (emitWarning as (...args: unknown[]) => void)(warning, ...rest);
 }) as typeof process.emitWarning;
 
+if (process.argv[2] === 'keys') {
+  // npm run bench -- keys [...]: planning and rows/s over key types (bench/keys.ts).
+  await import('./keys');
+  process.exit(0);
+}
+
 if (process.argv[2] === 'load') {
   // npm run bench -- load [...]: the load benchmark (bench/load.ts) instead of the idle one.
   await import('./load');

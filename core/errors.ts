@@ -81,3 +81,11 @@ export class DatabaseUnavailableError extends BackfillError {
     this.name = 'DatabaseUnavailableError';
   }
 }
+
+/** A work item's range that does not fit the job's key (column count, form, or an open end a `$2` cannot bind). */
+export class KeyRangeError extends BackfillError {
+  public constructor(message: string) {
+    super(message);
+    this.name = 'KeyRangeError';
+  }
+}

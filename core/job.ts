@@ -1,8 +1,9 @@
 import { InvalidJobError } from './errors';
 import { assertIdentifier } from './identifiers';
 import { jobHealthProblem, type JobHealth } from './job-health';
+import { rangeSqlProblem, type RangeCondition } from './key-range';
 import { validateOverrides, type RunSettingsOverrides } from './settings';
-import type { KeyRange, WorkItem } from './work-item';
+import { MAX_KEY_COLUMNS, type KeyRange, type WorkItem } from './work-item';
 
 export type ItemOutcome =
   | { readonly status: 'ok'; readonly rowsAffected?: number }
@@ -38,13 +39,30 @@ export interface JobContext {
   withTransaction(item: WorkItem, fn: (tx: Queryable) => Promise<number>): Promise<ItemOutcome>;
   /** @deprecated the earlier name of withTransaction; same function. */
   withItemTransaction(item: WorkItem, fn: (tx: Queryable) => Promise<number>): Promise<ItemOutcome>;
+  /**
+   * The condition selecting exactly `item`'s range over the job's key, and its parameters: `"id" >= $1::uuid AND
+   * "id" < $2::uuid`, or a row comparison for a composite key, open-ended on the last range (what `{{range}}` becomes
+   * in a SQL job). Parameters are numbered from `startParam` (default 1); `alias` qualifies the key's columns.
+   * Throws a KeyRangeError when the item has no range or it does not fit the key (wrong number of values).
+   */
+  rangeCondition(item: WorkItem, startParam?: number, alias?: string): RangeCondition;
 }
 
 export interface JobSource {
   /** `table` or `schema.table`; validated and quoted. */
   readonly table: string;
-  /** An integer key column: ranges are planned over its actual values (keyset pagination). */
-  readonly key: string;
+  /**
+   * The key ranges are planned over (keyset pagination over its actual values): one column, or an ordered list of
+   * columns (a composite key), backed by the primary key or a unique index on exactly these columns, NOT NULL, of a
+   * type with a btree ordering (integers, numeric, text/varchar/char under the column's collation, uuid, date,
+   * timestamp, timestamptz). See docs/keys.md.
+   */
+  readonly key: string | readonly string[];
+}
+
+/** The key's columns, in order. */
+export function keyColumnNames(source: JobSource): readonly string[] {
+  return typeof source.key === 'string' ? [source.key] : source.key;
 }
 
 interface JobBase {
@@ -58,7 +76,10 @@ interface JobBase {
   remaining?(db: Queryable): Promise<number>;
 }
 
-/** Runs `sql` once per key range, with $1 = lo (inclusive) and $2 = hi (exclusive). */
+/**
+ * Runs `sql` once per key range: `{{range}}` in it becomes the range's condition (parameters bound for you), or, for
+ * a key of one integer column, $1 = lo (inclusive) and $2 = hi (exclusive).
+ */
 export interface SqlJobDefinition extends JobBase {
   readonly source: JobSource;
   readonly sql: string;
@@ -71,7 +92,7 @@ export interface CodeJobDefinition extends JobBase {
 }
 
 export type JobDefinition = SqlJobDefinition | CodeJobDefinition;
-export type { KeyRange, WorkItem };
+export type { KeyRange, RangeCondition, WorkItem };
 export type { CustomHealthCheck, FunctionHealthCheck, JobHealth, MetricHealthCheck, SqlHealthCheck } from './job-health';
 
 /** Identity helper: gives a job module its types. */
@@ -81,6 +102,21 @@ export function defineJob<const T extends JobDefinition>(job: T): T {
 
 export function isSqlJob(job: JobDefinition): job is SqlJobDefinition {
   return typeof (job as SqlJobDefinition).sql === 'string';
+}
+
+/** `source.key`: a column name, or a non-empty list of distinct column names (a composite key, in index order). */
+function checkKeyNames(key: unknown, fail: (problem: string) => never): void {
+  if (typeof key === 'string' && key.includes(',')) {
+    fail(`source.key: a composite key is a list of columns in the order of its index, e.g. key: [${key.split(',').map((k) => JSON.stringify(k.trim())).join(', ')}]; got ${JSON.stringify(key)}`);
+  }
+  if (!Array.isArray(key)) {
+    assertIdentifier('source.key', key);
+    return;
+  }
+  if (key.length === 0 || key.length > MAX_KEY_COLUMNS) fail(`source.key: a list of 1 to ${MAX_KEY_COLUMNS} column names; got ${key.length}`);
+  key.forEach((name, i) => assertIdentifier(`source.key[${i}]`, name));
+  const repeated = key.find((name, i) => key.indexOf(name) !== i);
+  if (repeated !== undefined) fail(`source.key: column ${repeated} is listed twice`);
 }
 
 const JOB_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,79}$/;
@@ -105,7 +141,14 @@ export function validateJob(value: unknown, origin: string): JobDefinition {
     const tableParts = typeof source.table === 'string' ? source.table.split('.') : [source.table];
     if (tableParts.length > 2) fail(`source.table must be "table" or "schema.table"; got ${JSON.stringify(source.table)}`);
     tableParts.forEach((part) => assertIdentifier('source.table', part));
-    assertIdentifier('source.key', source.key);
+    checkKeyNames(source.key, fail);
+    if (hasSql && Array.isArray(source.key) && source.key.length > 1 && !/\{\{\s*range/.test(String(job.sql))) {
+      fail(`sql: a composite key (${source.key.join(', ')}) needs {{range}} where the range condition belongs ($1/$2 bind one column), e.g. UPDATE t SET ... WHERE {{range}}`);
+    }
+  }
+  if (hasSql && typeof job.sql === 'string') {
+    const problem = rangeSqlProblem(job.sql);
+    if (problem) fail(problem);
   }
   if (job.remaining !== undefined && typeof job.remaining !== 'function') fail('remaining must be a function (db) => number');
   if (job.health !== undefined) {

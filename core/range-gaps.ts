@@ -1,4 +1,4 @@
-import type { KeyRange } from './work-item';
+import type { IntegerRange as KeyRange } from './work-item';
 
 /**
  * The parts of `range` that none of `covered` covers, in key order: what the planner may still record when some of

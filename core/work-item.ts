@@ -1,10 +1,8 @@
+import { createHash } from 'node:crypto';
 import { InvalidInputError, MalformedWorkItemError } from './errors';
+import { isTypedRange, type IntegerRange, type KeyRange, type TypedRange } from './key-range';
 
-/** [lo, hi) over the job's key column; integers carried as decimal strings so bigint keys stay exact. */
-export interface KeyRange {
-  readonly lo: string;
-  readonly hi: string;
-}
+export type { IntegerRange, KeyRange, TypedRange };
 
 /**
  * The message body on the work queue. The dedupe key names the effect: two messages with the same
@@ -39,9 +37,25 @@ export function assertRunId(flag: string, runId: string): string {
   return runId;
 }
 
-/** `range:LO-HI`, the integers written plainly (no leading zeros), so one range always has one key. */
+/** A key column's value written as an integer is, without leading zeros. */
+const CANONICAL_INTEGER = /^(0|-?[1-9]\d*)$/;
+/** PostgreSQL indexes take at most 32 columns, so a key has at most 32. */
+export const MAX_KEY_COLUMNS = 32;
+
+/**
+ * The dedupe key that names a range, so one range always has one key. `range:LO-HI` for integers, written plainly
+ * (no leading zeros), whether the range is `{lo, hi}` or one-column lists (`range:LO-` when open-ended), so the keys
+ * of integer ranges are what they always were; otherwise `range:` and the JSON of `[lo, hi]`, or, when that would be
+ * longer than a dedupe key may be, `range:sha256:` and its hash.
+ */
 export function rangeDedupeKey(range: KeyRange): string {
-  return `${RANGE_KEY_PREFIX}${BigInt(range.lo)}-${BigInt(range.hi)}`;
+  if (!isTypedRange(range)) return `${RANGE_KEY_PREFIX}${BigInt(range.lo)}-${BigInt(range.hi)}`;
+  const single = range.lo.length === 1 && (range.hi === null || range.hi.length === 1);
+  if (single && CANONICAL_INTEGER.test(range.lo[0]) && (range.hi === null || CANONICAL_INTEGER.test(range.hi[0]))) {
+    return `${RANGE_KEY_PREFIX}${range.lo[0]}-${range.hi?.[0] ?? ''}`;
+  }
+  const named = `${RANGE_KEY_PREFIX}${JSON.stringify([range.lo, range.hi])}`;
+  return named.length <= MAX_DEDUPE_KEY_LENGTH ? named : `${RANGE_KEY_PREFIX}sha256:${createHash('sha256').update(named).digest('hex')}`;
 }
 
 export function makeRangeItem(runId: string, range: KeyRange): WorkItem {
@@ -81,10 +95,16 @@ export function checkWorkItem(value: unknown): WorkItem {
   }
   if (item.range !== undefined) {
     const range = item.range as Record<string, unknown>;
-    if (typeof range !== 'object' || range === null || Array.isArray(range)) throw new MalformedWorkItemError(`range must be { "lo": "...", "hi": "..." }; ${described(range)}`);
-    const lo = checkRangeEnd('lo', range.lo);
-    const hi = checkRangeEnd('hi', range.hi);
-    if (lo >= hi) throw new MalformedWorkItemError(`range.lo must be < range.hi; got [${range.lo}, ${range.hi})`);
+    if (typeof range !== 'object' || range === null || Array.isArray(range)) {
+      throw new MalformedWorkItemError(`range must be { "lo": "...", "hi": "..." } (an integer key) or { "lo": [...], "hi": [...] | null } (the key's values); ${described(range)}`);
+    }
+    if (Array.isArray(range.lo)) {
+      checkTypedRange(range);
+    } else {
+      const lo = checkRangeEnd('lo', range.lo);
+      const hi = checkRangeEnd('hi', range.hi);
+      if (lo >= hi) throw new MalformedWorkItemError(`range.lo must be < range.hi; got [${range.lo}, ${range.hi})`);
+    }
   }
   checkRangeKey(item.dedupeKey, item.range as KeyRange | undefined);
   return value as WorkItem;
@@ -103,6 +123,25 @@ function checkRangeEnd(end: 'lo' | 'hi', value: unknown): bigint {
 }
 
 /**
+ * A range as lists of the key's values (the key's columns in order, each value its column's text form): `lo` a
+ * non-empty list of strings, `hi` null (open-ended) or a list as long. Whether the values fit the key's types and
+ * lo < hi is the database's to say (an empty range changes nothing); the count of columns is checked per job.
+ */
+function checkTypedRange(range: Record<string, unknown>): void {
+  const lo = range.lo as unknown[];
+  if (lo.length === 0 || lo.length > MAX_KEY_COLUMNS) throw new MalformedWorkItemError(`range.lo must list 1 to ${MAX_KEY_COLUMNS} values, one per key column; got ${lo.length}`);
+  const checkValues = (end: 'lo' | 'hi', values: unknown[]) => values.forEach((value, i) => {
+    if (typeof value !== 'string') throw new MalformedWorkItemError(`range.${end}[${i}] must be a string (the key column's value as text, e.g. "2026-01-31T00:00:00Z" or "42"); ${described(value)}`);
+  });
+  checkValues('lo', lo);
+  if (range.hi === null) return;
+  if (!Array.isArray(range.hi) || range.hi.length !== lo.length) {
+    throw new MalformedWorkItemError(`range.hi must be null (open-ended) or a list of ${lo.length} value${lo.length === 1 ? '' : 's'} like range.lo; ${described(range.hi)}`);
+  }
+  checkValues('hi', range.hi);
+}
+
+/**
  * A `range:` key is the planner's and names exactly its item's range: a producer's item with another range under
  * such a key would be skipped as a duplicate of the planner's item (SQL jobs claim the key, then run the range).
  */
@@ -114,6 +153,7 @@ function checkRangeKey(dedupeKey: string, range: KeyRange | undefined): void {
   }
   const expected = rangeDedupeKey(range);
   if (dedupeKey !== expected) {
-    throw new MalformedWorkItemError(`dedupeKey ${JSON.stringify(dedupeKey)} does not name the item's range [${range.lo}, ${range.hi}): a "range:" key must be exactly ${JSON.stringify(expected)}; ${hint}`);
+    const shown = isTypedRange(range) ? `[${JSON.stringify(range.lo)}, ${JSON.stringify(range.hi)})` : `[${range.lo}, ${range.hi})`;
+    throw new MalformedWorkItemError(`dedupeKey ${JSON.stringify(dedupeKey)} does not name the item's range ${shown}: a "range:" key must be exactly ${JSON.stringify(expected)}; ${hint}`);
   }
 }

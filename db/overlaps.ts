@@ -2,7 +2,8 @@ import type pg from 'pg';
 import { InvalidInputError } from '../core/errors';
 import { quoteIdentifier } from '../core/identifiers';
 import { uncoveredParts } from '../core/range-gaps';
-import { makeRangeItem, type KeyRange, type WorkItem } from '../core/work-item';
+import { isTypedRange } from '../core/key-range';
+import { makeRangeItem, type IntegerRange, type KeyRange, type WorkItem } from '../core/work-item';
 import { recordItems } from './items';
 import { withTransaction } from './pool';
 
@@ -27,6 +28,15 @@ export function rangesOverlapSql(range: string, lo2: string, hi2: string): strin
   return `${range} && numrange((${lo2})::numeric, (${hi2})::numeric)`;
 }
 
+/**
+ * Recorded items with an integer range ({lo, hi} decimal strings), the only ones these checks compare: typed ranges
+ * (uuid, text, composite keys) are not compared yet (docs/keys.md). The predicate of the GiST index items_range.
+ */
+export function integerRangeSql(alias?: string): string {
+  const body = alias ? `${alias}.body` : 'body';
+  return `jsonb_typeof(${body}->'range'->'lo') = 'string'`;
+}
+
 /** The range of a recorded item (items.body of `alias`), the expression the GiST index items_range (schema.ts) is on. */
 export function recordedRange(alias?: string): string {
   const body = alias ? `${alias}.body` : 'body';
@@ -40,14 +50,14 @@ export function recordedRange(alias?: string): string {
  * effect is the job's to define.
  */
 export async function findOverlaps(db: Queryable, schema: string, runId: string, items: readonly WorkItem[]): Promise<Overlap[]> {
-  const ranged = items.filter((item) => item.range !== undefined).map((item) => ({ k: item.dedupeKey, lo: item.range!.lo, hi: item.range!.hi }));
+  const ranged = items.flatMap((item) => (item.range !== undefined && !isTypedRange(item.range) ? [{ k: item.dedupeKey, lo: item.range.lo, hi: item.range.hi }] : []));
   if (ranged.length === 0) return [];
   const { rows } = await db.query(
     `WITH new AS (SELECT DISTINCT ON (n->>'k') n->>'k' AS k, n->>'lo' AS lo, n->>'hi' AS hi FROM jsonb_array_elements($2::jsonb) AS n),
      hits AS (
        SELECT n.k, n.lo, n.hi, r.dedupe_key AS ok, r.body->'range'->>'lo' AS olo, r.body->'range'->>'hi' AS ohi
        FROM new n JOIN ${quoteIdentifier(schema)}.items r
-         ON r.run_id = $1 AND r.body ? 'range' AND r.dedupe_key <> n.k AND ${rangesOverlapSql(recordedRange('r'), 'n.lo', 'n.hi')}
+         ON r.run_id = $1 AND ${integerRangeSql('r')} AND r.dedupe_key <> n.k AND ${rangesOverlapSql(recordedRange('r'), 'n.lo', 'n.hi')}
        UNION ALL
        SELECT n.k, n.lo, n.hi, m.k, m.lo, m.hi FROM new n JOIN new m ON m.k <> n.k AND ${rangesOverlapSql('numrange(m.lo::numeric, m.hi::numeric)', 'n.lo', 'n.hi')})
      SELECT DISTINCT ON (k) k, lo, hi, ok, olo, ohi FROM hits ORDER BY k, olo::numeric, ok`,
@@ -57,10 +67,10 @@ export async function findOverlaps(db: Queryable, schema: string, runId: string,
 }
 
 /** The recorded ranges of the run that overlap [lo, hi), in key order: what a planned range must leave out. */
-export async function recordedRangesWithin(db: Queryable, schema: string, runId: string, range: KeyRange): Promise<Array<KeyRange & { readonly dedupeKey: string }>> {
+export async function recordedRangesWithin(db: Queryable, schema: string, runId: string, range: IntegerRange): Promise<Array<IntegerRange & { readonly dedupeKey: string }>> {
   const { rows } = await db.query(
     `SELECT dedupe_key, body->'range'->>'lo' AS lo, body->'range'->>'hi' AS hi FROM ${quoteIdentifier(schema)}.items
-     WHERE run_id = $1 AND body ? 'range' AND ${rangesOverlapSql(recordedRange(), '$2', '$3')}
+     WHERE run_id = $1 AND ${integerRangeSql()} AND ${rangesOverlapSql(recordedRange(), '$2', '$3')}
      ORDER BY (body->'range'->>'lo')::numeric`,
     [runId, range.lo, range.hi],
   );
@@ -106,11 +116,18 @@ export async function recordItemsRefusingOverlaps(pool: pg.Pool, schema: string,
  */
 export async function recordPlannedRanges(pool: pg.Pool, schema: string, runId: string, ranges: readonly KeyRange[]): Promise<WorkItem[]> {
   if (ranges.length === 0) return [];
+  if (ranges.some(isTypedRange)) {
+    // Typed keys: recorded as planned; the overlap checks compare integer ranges only (docs/keys.md).
+    const items = ranges.map((range) => makeRangeItem(runId, range));
+    await recordItems(pool, schema, items);
+    return items;
+  }
+  const integers = ranges as readonly IntegerRange[];
   return withTransaction(pool, async (client) => {
     await lockRunItems(client, schema, runId);
-    const span = { lo: ranges[0].lo, hi: ranges.at(-1)!.hi };
+    const span = { lo: integers[0].lo, hi: integers.at(-1)!.hi };
     const recorded = await recordedRangesWithin(client, schema, runId, span);
-    const items = ranges.flatMap((range) => {
+    const items = integers.flatMap((range) => {
       // A range recorded before under its own key is that same item again (an interrupted planning): kept once.
       const item = makeRangeItem(runId, range);
       if (recorded.some((r) => r.dedupeKey === item.dedupeKey)) return [item];

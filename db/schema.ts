@@ -76,7 +76,7 @@ export async function ensureBookkeeping(pool: pg.Pool, schema: string): Promise<
       PRIMARY KEY (run_id, dedupe_key))`);
     await client.query(`CREATE INDEX IF NOT EXISTS failures_item ON ${s}.failures (run_id, dedupe_key) WHERE final`);
     // Overlapping work (overlaps.ts): recorded ranges are found by intersection, and done items carry their range.
-    await client.query(`CREATE INDEX IF NOT EXISTS items_range ON ${s}.items USING gist ((numrange((body->'range'->>'lo')::numeric, (body->'range'->>'hi')::numeric))) WHERE body ? 'range'`);
+    await client.query(`CREATE INDEX IF NOT EXISTS items_range ON ${s}.items USING gist ((numrange((body->'range'->>'lo')::numeric, (body->'range'->>'hi')::numeric))) WHERE jsonb_typeof(body->'range'->'lo') = 'string'`);
     await client.query(`ALTER TABLE ${s}.done_items ADD COLUMN IF NOT EXISTS lo numeric, ADD COLUMN IF NOT EXISTS hi numeric`);
     await client.query(`CREATE INDEX IF NOT EXISTS done_items_lo ON ${s}.done_items (run_id, lo) WHERE lo IS NOT NULL`);
     // One active processor per run (lease.ts): who holds it, its heartbeat, when it lapses.

@@ -10,6 +10,8 @@ import { releaseLease, renewLease } from '../db/lease';
 import { readLastError } from '../db/totals';
 import { flushBatch, recordRunStatus } from '../db/runs';
 import { runItemTransaction } from '../db/item-transaction';
+import { makeRangeConditioner, type KeyColumn } from '../core/key-range';
+import { readKeyColumns } from '../db/keys';
 import { asQueryable, type Pool } from '../db/pool';
 import { deadLetter, deleteMessages, handBackUncharged, queueDepth, receiveCount, receiveMessages, releaseMessages } from '../queue/work-queue';
 import type { HandlerDeps, RunContext } from './deps';
@@ -61,8 +63,13 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
     }
     const sorted = triage(run.runId, messages.map((message) => parseMessage(message)));
     // Settled before the job runs, so a batch that fails as a whole still leaves them in the DLQ with their reason.
-    const staleUnneeded = await settleUnneeded(deps, pool, run.runId, sorted);
     const valid = sorted.toRun;
+    let staleUnneeded: number;
+    try {
+      staleUnneeded = await settleUnneeded(deps, pool, run.runId, sorted);
+    } catch (error) {
+      throw await unsettledBatch(deps, valid, 'dead-lettering its malformed or foreign messages failed', error);
+    }
     const abort = new AbortController();
     const abortAtDeadline = setTimeout(() => abort.abort(), Math.max(0, deadline - Date.now()));
     // The dedupe keys withTransaction claimed (or found done), with the rows this batch changed under each: an
@@ -71,17 +78,28 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
     // Items recorded done already (a duplicate delivery, a redelivery after a crash) are not run again: they settle
     // as done. This is what keeps a code job's `ok` without withTransaction from repeating its effect on a later
     // delivery; withTransaction would find them done anyway.
-    const done = await readDoneKeys(pool, deps.bookkeepingSchema, run.runId, valid.map((p) => p.item.dedupeKey));
+    let done: Awaited<ReturnType<typeof readDoneKeys>>;
+    let key: readonly KeyColumn[] | undefined;
+    try {
+      done = await readDoneKeys(pool, deps.bookkeepingSchema, run.runId, valid.map((p) => p.item.dedupeKey));
+      // The key's column types, read for each batch: ctx.rangeCondition and {{range}} cast bounds to them.
+      key = deps.job.source && valid.length > 0 ? await readKeyColumns(asQueryable(pool), deps.job.source) : undefined;
+    } catch (error) {
+      clearTimeout(abortAtDeadline);
+      throw await unsettledBatch(deps, valid, 'reading which of its items are done (and its key columns) failed', error);
+    }
     for (const key of done) claimed.set(key, 0);
     let jobRun: JobRun;
     try {
       // Never throws over the job: a code job's throw is isolated to its items (isolatePoison), a SQL range's error
-      // is that range's. What else throws (the database, SQS) fails the batch: its messages come back after their
-      // visibility timeout, and BatchFailed hands the error to the controller.
+      // is that range's. What else throws (the database, SQS) fails the batch: its messages are handed back, each
+      // after its retry delay, and BatchFailed hands the error to the controller.
       const toRun = valid.filter((p) => !done.has(p.item.dedupeKey));
-      const ran = await runJob(deps.job, toRun.map((p) => p.item), makeJobContext(pool, deps.bookkeepingSchema, run.runId, deadline, abort.signal, claimed));
+      const ran = await runJob(deps.job, toRun.map((p) => p.item), makeJobContext(pool, deps.bookkeepingSchema, run.runId, deadline, abort.signal, claimed, key));
       const byMessage = new Map(toRun.map((p, i) => [p.message, ran.outcomes[i]]));
       jobRun = { ...ran, outcomes: valid.map((p) => byMessage.get(p.message) ?? { status: 'ok', rowsAffected: 0 }) };
+    } catch (error) {
+      throw await unsettledBatch(deps, valid, 'running the job failed', error);
     } finally {
       clearTimeout(abortAtDeadline);
     }
@@ -212,11 +230,11 @@ async function settleUnneeded(deps: HandlerDeps, pool: Pool, runId: string, sort
   return deleteMessages(deps.sqs, deps.queueUrl, sorted.deadLetters.map((d) => d.message));
 }
 
-function makeJobContext(pool: Pool, schema: string, runId: string, deadline: number, signal: AbortSignal, claimed: Map<string, number>): JobContext {
+function makeJobContext(pool: Pool, schema: string, runId: string, deadline: number, signal: AbortSignal, claimed: Map<string, number>, key: readonly KeyColumn[] | undefined): JobContext {
   const withTransaction: JobContext['withTransaction'] = async (item, fn) => {
     const outcome = await runItemTransaction(pool, schema, item, fn, deadline - Date.now());
     if (outcome.status === 'ok') claimed.set(item.dedupeKey, (claimed.get(item.dedupeKey) ?? 0) + (outcome.duplicate ? 0 : outcome.rowsAffected ?? 0));
     return outcome;
   };
-  return { runId, db: asQueryable(pool), deadline, signal, withTransaction, withItemTransaction: withTransaction };
+  return { runId, db: asQueryable(pool), deadline, signal, withTransaction, withItemTransaction: withTransaction, rangeCondition: makeRangeConditioner(key) };
 }

@@ -11,6 +11,7 @@ import { isConnectionError, type Pool } from '../db/pool';
 import { appendExecution, markPlanned, upsertRun } from '../db/runs';
 import { ensureBookkeeping } from '../db/schema';
 import { assertPlannableSource, planRanges } from '../db/planner';
+import { planForm, type KeyColumn } from '../core/key-range';
 import { sendItems } from '../queue/work-queue';
 import type { HandlerDeps, RunContext } from './deps';
 import { leaseOf } from './lease';
@@ -57,7 +58,8 @@ function makeInit(deps: HandlerDeps) {
     assertHealthFitsJob(settings.health, deps.job.name, deps.job.health);
     assertIdentifier('bookkeepingSchema', deps.bookkeepingSchema);
     const pool = await deps.getPool();
-    if (deps.job.source) await assertPlannableSource(pool, deps.job.source);
+    const key = deps.job.source ? await assertPlannableSource(pool, deps.job.source) : undefined;
+    const form = key ? planForm(deps.job, key) : undefined;
     await ensureBookkeeping(pool, deps.bookkeepingSchema);
     // One processor per run, before the run's row is touched: a second execution (or process) refuses here, naming
     // the live one; a continuation takes the lease over from its parent.
@@ -66,7 +68,7 @@ function makeInit(deps: HandlerDeps) {
     let plannedItems: number;
     try {
       const record = await upsertRun(pool, deps.bookkeepingSchema, parsed.runId, deps.job.name, settings, { continuation: parsed.carry !== undefined });
-      plannedItems = record.plannedItems ?? (deps.job.source ? await planIntoQueue(deps, pool, parsed.runId, settings.chunkSize) : 0);
+      plannedItems = record.plannedItems ?? (key && form ? await planIntoQueue(deps, pool, parsed.runId, settings.chunkSize, key, form) : 0);
       if (record.plannedItems === null) await markPlanned(pool, deps.bookkeepingSchema, parsed.runId, plannedItems);
       await appendExecution(pool, deps.bookkeepingSchema, parsed.runId, event.executionId);
     } catch (error) {
@@ -89,7 +91,7 @@ function makeInit(deps: HandlerDeps) {
  * It takes Init's pool rather than asking getPool() again: a second call may replace the cached pool and close
  * the one Init goes on using.
  */
-async function planIntoQueue(deps: HandlerDeps, pool: Pool, runId: string, chunkSize: number): Promise<number> {
+async function planIntoQueue(deps: HandlerDeps, pool: Pool, runId: string, chunkSize: number, key: readonly KeyColumn[], form: 'typed' | 'integer'): Promise<number> {
   let pending: KeyRange[] = [];
   let planned = 0;
   const flush = async () => {
@@ -99,7 +101,7 @@ async function planIntoQueue(deps: HandlerDeps, pool: Pool, runId: string, chunk
     planned += items.length;
     pending = [];
   };
-  for await (const range of planRanges(pool, deps.job.source!, chunkSize)) {
+  for await (const range of planRanges(pool, deps.job.source!, key, chunkSize, form)) {
     pending.push(range);
     if (pending.length >= 200) await flush();
   }

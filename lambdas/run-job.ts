@@ -1,4 +1,5 @@
-import { JobDeadlineError } from '../core/errors';
+import { JobDeadlineError, KeyRangeError } from '../core/errors';
+import { jobStatement, rangeStatementSettings } from '../core/key-range';
 import { isSqlJob, type ItemOutcome, type JobContext, type JobDefinition } from '../core/job';
 import type { WorkItem } from '../core/work-item';
 
@@ -38,10 +39,19 @@ export async function runJob(job: JobDefinition, items: readonly WorkItem[], ctx
     } else if (Date.now() >= ctx.deadline) {
       outcomes.push({ status: 'untried', reason: DEADLINE_REASON });
     } else {
-      const { lo, hi } = item.range;
       try {
-        outcomes.push(await ctx.withTransaction(item, async (tx) => (await tx.query(job.sql, [lo, hi])).rowCount ?? 0));
+        // {{range}} becomes the range's condition over the key; without it, $1 = lo and $2 = hi.
+        const statement = jobStatement(job.sql, item.range, (alias) => ctx.rangeCondition(item, 1, alias));
+        const settings = rangeStatementSettings(item.range);
+        outcomes.push(await ctx.withTransaction(item, async (tx) => {
+          if (settings) await tx.query(settings);
+          return (await tx.query(statement.text, [...statement.params])).rowCount ?? 0;
+        }));
       } catch (error) {
+        if (error instanceof KeyRangeError) {
+          outcomes.push({ status: 'fail', reason: error.message });
+          continue;
+        }
         const cutOff = (error as { code?: string }).code === '57014' && Date.now() >= ctx.deadline;
         // Cut off by the deadline: the first range had the whole invocation and is charged; a later one was
         // only late, and goes back uncharged.

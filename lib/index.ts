@@ -4,3 +4,4 @@ export { defineJob, type CodeJobDefinition, type ItemOutcome, type JobContext, t
 export { DEFAULT_SETTINGS, type RunSettings, type RunSettingsOverrides } from '../core/settings';
 export type { ExecutionInput } from '../core/execution-input';
 export type { WorkItem, KeyRange } from '../core/work-item';
+export { rangeCondition, type IntegerRange, type KeyColumn, type KeyType, type RangeCondition, type TypedRange } from '../core/key-range';

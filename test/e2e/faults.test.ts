@@ -1,3 +1,4 @@
+import type { IntegerRange } from '../../core/work-item';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
@@ -55,7 +56,7 @@ describe('runs finish through item faults (the synthesized state machine, embedd
       source: SOURCE,
       remaining,
       process: async (items, ctx) => Promise.all(items.map((item): Promise<ItemOutcome> => {
-        if (['1', '151', '301', '451'].includes(item.range!.lo) && !asked.has(item.dedupeKey)) {
+        if (['1', '151', '301', '451'].includes((item.range as IntegerRange).lo) && !asked.has(item.dedupeKey)) {
           asked.add(item.dedupeKey);
           return Promise.resolve({ status: 'retry', reason: 'upstream busy' });
         }

@@ -22,7 +22,7 @@ const OUTAGE_SECONDS = 30;
  * A counter job on `counted` that causes `fault` from inside the transaction of its `atItem`-th item (first time
  * only): the item's session is checked out and in a transaction when the server goes, the case that crashed runs.
  */
-function faultingCounterJob(fault: () => Promise<void>, atItem: number): CodeJobDefinition {
+function faultingCounterJob(fault: () => Promise<void>, atItem: number, errors: string[] = []): CodeJobDefinition {
   let seen = 0;
   return {
     name: 'counter-code',
@@ -31,10 +31,14 @@ function faultingCounterJob(fault: () => Promise<void>, atItem: number): CodeJob
     process: async (items, ctx) => {
       const outcomes: ItemOutcome[] = [];
       for (const item of items) {
+        // What the job sees of the fault is recorded (errors), then thrown on as a job would.
         outcomes.push(await ctx.withTransaction(item, async (tx) => {
           seen += 1;
           if (seen === atItem) await fault();
           return (await tx.query('UPDATE counted SET n = n + 1 WHERE id >= $1 AND id < $2', [item.range!.lo, item.range!.hi])).rowCount ?? 0;
+        }).catch((error: Error) => {
+          errors.push(error.message);
+          throw error;
         }));
       }
       return outcomes;
@@ -97,12 +101,13 @@ describe('Postgres restarts and outages mid-batch (embedded runtime, real server
 
   for (const path of ['local pool', 'Lambda secret pool'] as const) {
     for (const fault of ['restart -m fast', 'restart -m immediate', `${OUTAGE_SECONDS} s outage`] as Fault[]) {
-      it(`${path}: ${fault} during a batch fails that batch, its items come back, and every row is changed exactly once`, async () => {
+      it(`${path}: ${fault} inside an item's transaction: no crash, its items come back, and every row is changed exactly once`, async () => {
         // Prepare: 20 items of 100 rows, 2 per batch; the fault comes from inside the 5th item's transaction
         const { name, pool } = await freshDatabase();
         const outageOver: Array<Promise<void>> = [];
         const marks: { down?: number; up?: number } = {};
-        const job = faultingCounterJob(faultOf(fault, outageOver, marks), 5);
+        const jobErrors: string[] = [];
+        const job = faultingCounterJob(faultOf(fault, outageOver, marks), 5, jobErrors);
         secrets.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ host: '127.0.0.1', port: new URL(server.url).port, username: 'postgres', password: 'restartable', dbname: name, ssl: false }) });
         const getPool = path === 'Lambda secret pool' ? makeSecretPool({ secrets: new SecretsManagerClient({ region: 'us-east-1' }), secretArn: SECRET_ARN }) : undefined;
         const events: Array<{ at: number; event: RunEvent }> = [];
@@ -119,9 +124,10 @@ describe('Postgres restarts and outages mid-batch (embedded runtime, real server
         });
         await Promise.all(outageOver);
         // Assess
-        const failedBatches = events.flatMap(({ event }) => (event.type === 'batch' && event.stats.error ? [event.stats.error] : []));
-        assert.equal(failedBatches.length >= 1, true, `the faulted batch failed: ${JSON.stringify(events.map((e) => e.event.type === 'batch' ? e.event.stats : e.event.type === 'decision' ? e.event.control.reason : e.event.type))} ${JSON.stringify(summary)}`);
-        assert.match(failedBatches[0], /batch of 2 items failed: .*(not queryable|Connection terminated|terminating connection)/);
+        // The item's session was cut inside its transaction: the job saw its statement fail (a crash before). Whether
+        // the batch then fails as a whole or isolates the item (poison isolation retries it alone) is the loop's
+        // business; the run must end with every item done, and every row changed exactly once.
+        assert.match(jobErrors[0] ?? 'no error', /not queryable|Connection terminated|terminating connection/);
         assert.deepStrictEqual([summary.status, summary.itemsPlanned, summary.itemsSucceeded, summary.itemsDeadLettered, summary.rowsRemaining], ['succeeded', 20, 20, 0, 0]);
         const { rows } = await pool.query<{ n: number; rows: string }>('SELECT n, count(*) AS rows FROM counted GROUP BY n');
         assert.deepStrictEqual(rows, [{ n: 1, rows: '2000' }]);

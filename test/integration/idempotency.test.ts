@@ -25,7 +25,7 @@ describe('exactly-once effects of code jobs through ctx.withTransaction (real Po
 
   const deps = (job: CodeJobDefinition): HandlerDeps => localDeps(job, db.pool, queues, { maxReceiveCount: 5, bookkeepingSchema: SCHEMA });
   const counts = async () => (await db.pool.query<{ n: number; rows: string }>('SELECT n, count(*) AS rows FROM counted GROUP BY n ORDER BY n')).rows;
-  const increment = (tx: Parameters<Parameters<JobContext['withTransaction']>[1]>[0], lo: string, hi: string) =>
+  const increment = (tx: Parameters<Parameters<JobContext['withTransaction']>[1]>[0], lo: unknown, hi: unknown) =>
     tx.query('UPDATE counted SET n = n + 1 WHERE id >= $1 AND id < $2', [lo, hi]).then((r) => r.rowCount ?? 0);
 
   before(async () => {

@@ -51,7 +51,7 @@ describe('work item bodies', () => {
       `${m}dedupeKey must be a non-empty string of at most 512 characters; got number 7`,
       `${m}dedupeKey must be a non-empty string of at most 512 characters; got string ""`,
       `${m}dedupeKey must be a non-empty string of at most 512 characters; got 513 characters`,
-      `${m}range must be { "lo": "...", "hi": "..." }; got array [1,2]`,
+      `${m}range must be { "lo": "...", "hi": "..." } (an integer key) or { "lo": [...], "hi": [...] | null } (the key's values); got array [1,2]`,
       `${m}range.lo must be an integer written as a decimal string, e.g. "1001"; got number 1`,
       `${m}range.hi must be an integer written as a decimal string, e.g. "1001"; missing`,
       `${m}range.lo must be an integer written as a decimal string, e.g. "1001"; got string "1.5"`,
