@@ -1,4 +1,6 @@
 import { describeProblems, type HealthReport } from './health';
+import type { LatencyState } from './latency-controller';
+import type { BatchLatency } from './latency-decision';
 import type { BackoffSettings, BatchSettings, RunSettings } from './settings';
 
 /**
@@ -29,6 +31,8 @@ export interface BatchStats {
   readonly drained: boolean;
   /** Set when the batch failed as a whole (its items come back for another try). */
   readonly error?: string;
+  /** The batch's duty cycle: pauses, samples, and whether a critical verdict stopped it (core/latency-decision.ts). */
+  readonly latency?: BatchLatency;
 }
 
 /** The controller's state, carried by the state machine from one iteration to the next. */
@@ -49,6 +53,8 @@ export interface ControlState {
   /** Whole seconds to wait before the next batch (pacing: nice ratio, degraded health). */
   readonly paceSeconds: number;
   readonly reason: string;
+  /** The in-batch latency controller's state (duty cycle, baseline), carried batch to batch; set by withLatency. */
+  readonly latency?: LatencyState;
 }
 
 /** Growth per step is capped so a lucky fast batch cannot make the next one huge. */

@@ -14,6 +14,7 @@ const DESCRIPTIONS: Readonly<Record<string, string>> = {
   batch: 'work items per batch, and how the controller adapts it',
   degraded: 'how a degraded database (warnings only) is treated',
   backoff: 'exponential backoff with full jitter while the database is unhealthy',
+  latency: 'the foreground-latency budget (p99Factor, or ms; optional walBytesPerSecond) and the in-batch sampler that keeps to it',
   health: 'health checks (each by name: thresholds, enabled, weight, halt), the evaluation strategy and the probe timeout',
 };
 

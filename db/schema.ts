@@ -11,6 +11,7 @@ import { withTransaction } from './pool';
  * - failures: the audit of every failed attempt.
  * - history: the run's timeline: every decision (with its health report) and every batch.
  * - items: every work item a run was given (see items.ts), so the embedded runtime can rebuild its queues.
+ * - heartbeat: one row, updated by the commit-latency canary (db/latency/canary.ts).
  */
 export async function ensureBookkeeping(pool: pg.Pool, schema: string): Promise<void> {
   const s = quoteIdentifier(schema);
@@ -72,5 +73,7 @@ export async function ensureBookkeeping(pool: pg.Pool, schema: string): Promise<
       purged_at timestamptz,
       PRIMARY KEY (run_id, dedupe_key))`);
     await client.query(`CREATE INDEX IF NOT EXISTS failures_item ON ${s}.failures (run_id, dedupe_key) WHERE final`);
+    await client.query(`CREATE TABLE IF NOT EXISTS ${s}.heartbeat (id integer PRIMARY KEY, beats bigint NOT NULL, beat_at timestamptz NOT NULL)`);
+    await client.query(`INSERT INTO ${s}.heartbeat (id, beats, beat_at) VALUES (1, 0, now()) ON CONFLICT DO NOTHING`);
   });
 }

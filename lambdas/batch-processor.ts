@@ -2,16 +2,20 @@ import { randomUUID } from 'node:crypto';
 import type { Message } from '@aws-sdk/client-sqs';
 import type { BatchStats } from '../core/controller';
 import { BatchFailedError, MalformedWorkItemError } from '../core/errors';
-import type { ItemOutcome, JobContext } from '../core/job';
+import { isSqlJob, type JobContext } from '../core/job';
+import { initialLatency, isLatencyState, type LatencyState } from '../core/latency-controller';
+import type { RunSettings } from '../core/settings';
+import { LatencySampler } from '../db/latency/sampler';
 import { parseWorkItem, type WorkItem } from '../core/work-item';
 import { recordFailures, type FailureRecord } from '../db/failures';
 import { flushBatch, recordRunStatus } from '../db/runs';
 import { runItemTransaction } from '../db/item-transaction';
 import { asQueryable, type Pool } from '../db/pool';
-import { deadLetter, deleteMessages, queueDepth, receiveCount, receiveMessages, releaseMessages } from '../queue/work-queue';
+import { deadLetter, deleteMessages, handBackUncharged, queueDepth, receiveCount, receiveMessages, releaseMessages } from '../queue/work-queue';
 import type { HandlerDeps, RunContext } from './deps';
 import { makeOutcome, type RunOutcome } from './outcome';
-import { retryDelaySeconds, settle, triage, type ParsedMessage, type RunnableMessage, type Triage } from './settle';
+import { retryDelaySeconds, settle, triage, type BatchOutcome, type ParsedMessage, type RunnableMessage, type Triage } from './settle';
+import { BatchSteering } from './steering';
 import { runJob } from './run-job';
 import { recordBatchFailed, recordBatchMetrics, silentTelemetry } from './telemetry';
 
@@ -19,6 +23,8 @@ export interface BatchProcessorEvent {
   readonly run: RunContext;
   readonly batchSize: number;
   readonly executionId: string;
+  /** The latency controller's state from the last decision: the duty cycle this batch starts at. */
+  readonly latency?: LatencyState;
 }
 
 export interface BatchResult extends BatchStats {
@@ -58,12 +64,14 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
     // Settled before the job runs, so a batch that fails as a whole still leaves them in the DLQ with their reason.
     const staleUnneeded = await settleUnneeded(deps, pool, run.runId, sorted);
     const valid = sorted.toRun;
-    let outcomes: readonly ItemOutcome[];
+    let outcomes: readonly BatchOutcome[];
     const abort = new AbortController();
     const abortAtDeadline = setTimeout(() => abort.abort(), Math.max(0, deadline - Date.now()));
+    const steering = await startSteering(deps, pool, run.settings, event.latency, valid.length);
     try {
-      outcomes = await runJob(deps.job, valid.map((p) => p.item), makeJobContext(pool, deps.bookkeepingSchema, run.runId, deadline, abort.signal));
+      outcomes = await runJob(deps.job, valid.map((p) => p.item), makeJobContext(pool, deps.bookkeepingSchema, run.runId, deadline, abort.signal), steering);
     } catch (error) {
+      await steering?.finish(0).catch(() => undefined);
       // The batch failed as a whole: its items become visible again after their delay; the run goes on.
       const cleanupErrors = await releaseFailedBatch(deps, pool, run.runId, valid, error);
       const e = asError(error);
@@ -78,6 +86,7 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
     }
 
     const settlement = settle(run.runId, valid, outcomes, deps.maxReceiveCount);
+    const latency = steering ? await steering.finish(settlement.handBack.length) : undefined;
     // Dead letters are copied before their originals are deleted, and effects are made durable before any
     // delete: a crash in between can duplicate a message, never lose one.
     await Promise.all(settlement.deadLetters.map((d) => deadLetter(deps.sqs, deps.deadLetterQueueUrl, d.message, d.reason)));
@@ -93,9 +102,11 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
       ...(sorted.foreign > 0 ? { foreign: sorted.foreign } : {}),
       rowsAffected: settlement.rowsAffected,
       durationMs: Date.now() - started,
+      ...(latency ? { latency: { duty: latency.state.duty, pauseMs: latency.state.pauseMs, u: latency.state.u, zone: latency.state.zone, signalMs: latency.state.signalMs, baselineMs: latency.state.baselineMs, reason: latency.state.reason, pausedMs: latency.pausedMs, samples: latency.samples, ...(latency.stopped ? { stopped: latency.stopped } : {}) } } : {}),
     };
     await flushBatch(pool, deps.bookkeepingSchema, run.runId, entry);
-    const stale = staleUnneeded + (await deleteMessages(deps.sqs, deps.queueUrl, settlement.done)) + (await releaseMessages(deps.sqs, deps.queueUrl, settlement.retries));
+    const stale = staleUnneeded + (await deleteMessages(deps.sqs, deps.queueUrl, settlement.done)) + (await releaseMessages(deps.sqs, deps.queueUrl, settlement.retries))
+      + (settlement.handBack.length > 0 ? await handBackUncharged(deps.sqs, deps.queueUrl, settlement.handBack) : 0);
     // Redelivered to another processor while this batch ran: that processor settles them (their effects are claimed).
     if (stale > 0) telemetry.log('warn', 'messages received again during the batch', { runId: run.runId, batchId, stale });
 
@@ -111,6 +122,7 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
       durationMs: Date.now() - started,
       queue: { visible: depth.visible, inFlight: depth.inFlight + depth.delayed },
       drained,
+      ...(latency ? { latency } : {}),
     };
     telemetry.log('info', 'batch', { runId: run.runId, ...stats });
     recordBatchMetrics(telemetry, event.batchSize, stats);
@@ -121,6 +133,21 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
     await recordRunStatus(pool, deps.bookkeepingSchema, run.runId, 'succeeded', reason);
     return { ...stats, outcome: { ...outcome, reason } };
   };
+}
+
+/**
+ * The duty cycle of a SQL job's batch (latency.enabled): a sampler on its own session, and the controller state the
+ * last decision carried. A sampler that cannot start leaves the batch unsteered for once, and says so in the log.
+ */
+async function startSteering(deps: HandlerDeps, pool: Pool, settings: RunSettings, state: LatencyState | undefined, items: number): Promise<BatchSteering | undefined> {
+  if (!settings.latency?.enabled || !isSqlJob(deps.job) || items === 0) return undefined;
+  try {
+    const sampler = await LatencySampler.start(pool, deps.bookkeepingSchema, settings, deps.job.source?.table);
+    return new BatchSteering(settings, sampler, isLatencyState(state) ? state : initialLatency());
+  } catch (error) {
+    (deps.telemetry ?? silentTelemetry).log('warn', 'latency sampler not started; this batch runs unsteered', { error: (error as Error).message });
+    return undefined;
+  }
 }
 
 function parseMessage(message: Message): ParsedMessage {

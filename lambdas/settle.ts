@@ -7,6 +7,9 @@ import { receiveCount } from '../queue/work-queue';
 export type ParsedMessage = { readonly message: Message; readonly item: WorkItem } | { readonly message: Message; readonly reason: string };
 export type RunnableMessage = { readonly message: Message; readonly item: WorkItem };
 export type DeadLetter = { readonly message: Message; readonly reason: string };
+/** An item the batch did not run (a critical verdict stopped it first): back to the queue with no retry charged. */
+export type HandBack = { readonly status: 'handBack'; readonly reason: string };
+export type BatchOutcome = ItemOutcome | HandBack;
 
 /**
  * A batch sorted before the job runs: the items it runs on, and the messages it never needs (malformed, or of
@@ -33,6 +36,8 @@ export interface Settlement {
   readonly deadLetters: DeadLetter[];
   /** Hand back for a later try, each after its delay. */
   readonly retries: Array<{ readonly message: Message; readonly delaySeconds: number }>;
+  /** Hand back uncharged (not run: the batch stopped first); no failure is recorded for them. */
+  readonly handBack: Message[];
   readonly failures: FailureRecord[];
   readonly succeeded: number;
   readonly rowsAffected: number;
@@ -81,13 +86,15 @@ export function retryDelaySeconds(attempt: number): number {
 }
 
 /** Pairs each item the job ran on (triage's toRun, in order) with its outcome and decides its fate. */
-export function settle(runId: string, toRun: readonly RunnableMessage[], outcomes: readonly ItemOutcome[], maxReceiveCount: number): Settlement {
-  const s: { -readonly [K in keyof Settlement]: Settlement[K] } = { done: [], deadLetters: [], retries: [], failures: [], succeeded: 0, rowsAffected: 0, deadLettered: 0 };
+export function settle(runId: string, toRun: readonly RunnableMessage[], outcomes: readonly BatchOutcome[], maxReceiveCount: number): Settlement {
+  const s: { -readonly [K in keyof Settlement]: Settlement[K] } = { done: [], deadLetters: [], retries: [], handBack: [], failures: [], succeeded: 0, rowsAffected: 0, deadLettered: 0 };
   toRun.forEach((p, i) => {
     const outcome = outcomes[i];
     const attempt = receiveCount(p.message);
     const failure = { runId, messageId: p.message.MessageId, attempt, dedupeKey: p.item.dedupeKey };
-    if (outcome.status === 'ok') {
+    if (outcome.status === 'handBack') {
+      s.handBack.push(p.message);
+    } else if (outcome.status === 'ok') {
       s.done.push(p.message);
       s.succeeded += 1;
       s.rowsAffected += outcome.rowsAffected ?? 0;

@@ -113,6 +113,25 @@ export async function releaseMessages(sqs: SQSClient, queueUrl: string, releases
   return stale.reduce((a, b) => a + b, 0);
 }
 
+/**
+ * Hands messages back with no retry charged: SQS counts every receive toward maxReceiveCount, so a message that
+ * was received but not run (the batch stopped before it) is sent again as a fresh message (its receive count starts
+ * over) and only then is the received copy deleted. A crash in between leaves both copies: the second finds the
+ * item's effect claimed and changes nothing. Returns how many receipt handles were stale (see STALE_HANDLE).
+ */
+export async function handBackUncharged(sqs: SQSClient, queueUrl: string, messages: readonly Message[]): Promise<number> {
+  await Promise.all(
+    chunks(messages, SQS_BATCH).map(async (group) => {
+      const result = await sqs.send(new SendMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: group.map((m, i) => ({ Id: String(i), MessageBody: m.Body ?? '' })),
+      }));
+      assertNoFailures('SendMessageBatch', result.Failed);
+    }),
+  );
+  return deleteMessages(sqs, queueUrl, messages);
+}
+
 /** Moves a message that can never succeed to the DLQ at once, with its reason as an attribute. */
 export async function deadLetter(sqs: SQSClient, deadLetterQueueUrl: string, message: Message, reason: string): Promise<void> {
   await sqs.send(new SendMessageCommand({

@@ -1,0 +1,48 @@
+import { backoffSeconds, type BatchStats, type ControlState } from './controller';
+import { initialLatency, isLatencyState, withBaseline, type LatencyState } from './latency-controller';
+import type { RunSettings } from './settings';
+
+/** What a batch reports about its duty cycle (BatchStats.latency). */
+export interface BatchLatency {
+  /** The controller's state after the batch's last statement: the next batch starts from it. */
+  readonly state: LatencyState;
+  readonly statements: number;
+  /** Milliseconds slept between statements. */
+  readonly pausedMs: number;
+  /** Sampler samples taken during the batch, and the largest signal seen (ms). */
+  readonly samples: number;
+  readonly maxSignalMs: number;
+  /** Set when a critical verdict stopped the batch: why, and how many items went back to the queue uncharged. */
+  readonly stopped?: { readonly reason: string; readonly handedBack: number };
+}
+
+/**
+ * Applied to every decision after decide(): the latency state is carried on (from the batch that just ran, else
+ * from the previous decision), and a batch that a critical verdict stopped is followed by a backoff of whole
+ * seconds (the Step Functions Wait state), never by another batch at once: the next probe and batch see whether
+ * the condition has passed. Those waits spend the backoff budget like any other backoff, never a retry.
+ */
+export function withLatency(settings: RunSettings, control: ControlState, next: ControlState, last: BatchStats | null, random: () => number = Math.random): ControlState {
+  const carried = isLatencyState(last?.latency?.state) ? last!.latency!.state : isLatencyState(control.latency) ? control.latency : initialLatency();
+  const stopped = last?.latency?.stopped;
+  if (next.action !== 'proceed' || stopped === undefined) return { ...next, latency: carried };
+  const waitSeconds = backoffSeconds(settings.backoff, control.backoffAttempt, random);
+  const totalBackoffSeconds = control.totalBackoffSeconds + waitSeconds;
+  const why = `the last batch stopped: ${stopped.reason}; ${stopped.handedBack} items handed back uncharged`;
+  if (totalBackoffSeconds > settings.backoff.maxTotalSeconds) {
+    return { ...next, latency: carried, action: 'halt', paceSeconds: 0, reason: `backoff budget of ${settings.backoff.maxTotalSeconds}s spent; ${why}` };
+  }
+  return { ...next, latency: carried, action: 'backoff', waitSeconds, paceSeconds: 0, backoffAttempt: control.backoffAttempt + 1, totalBackoffSeconds, reason: why };
+}
+
+/** Whether this decision should (re)calibrate the baseline: before the first batch, and while paused or backing off. */
+export function needsCalibration(settings: RunSettings, next: ControlState): boolean {
+  if (!settings.latency.enabled) return false;
+  const latency = next.latency ?? initialLatency();
+  return latency.baselineMs === 0 || next.action === 'backoff' || next.action === 'pause';
+}
+
+/** The decision with its new baseline. */
+export function calibrated(next: ControlState, baselineMs: number, at: string): ControlState {
+  return { ...next, latency: withBaseline(next.latency ?? initialLatency(), baselineMs, at) };
+}

@@ -1,0 +1,86 @@
+import {
+  forNextBatch,
+  observeStatement,
+  steer,
+  type LatencyState,
+} from '../core/latency-controller';
+import type { BatchLatency } from '../core/latency-decision';
+import type { RunSettings } from '../core/settings';
+import type { LatencySampler } from '../db/latency/sampler';
+
+/**
+ * The duty cycle of one batch: before each statement it steers on the sampler's latest signal (core/latency-
+ * controller.ts), then sleeps the pause chosen, in slices no longer than the sample period so a critical verdict
+ * ends the pause too. A critical verdict stops the batch: the statement in flight finishes (or is cancelled by the
+ * sampler when it is in the lock wait) and the items not started are handed back uncharged.
+ */
+export class BatchSteering {
+  private state: LatencyState;
+  private statements = 0;
+  private pausedMs = 0;
+  private stop: string | undefined;
+
+  public constructor(
+    private readonly settings: RunSettings,
+    private readonly sampler: LatencySampler,
+    state: LatencyState,
+    private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  ) {
+    this.state = forNextBatch(state);
+  }
+
+  /** Before a statement: the reason to stop the batch here, or undefined once the pause is slept. */
+  public async beforeStatement(first: boolean): Promise<string | undefined> {
+    this.steerOnce();
+    if (this.stop !== undefined) return this.stop;
+    if (first) return undefined;
+    let left = this.state.pauseMs;
+    const slice = this.settings.latency.sampleIntervalMs;
+    while (left > 0) {
+      const step = Math.min(left, slice);
+      await this.sleep(step);
+      this.pausedMs += step;
+      left -= step;
+      this.steerOnce();
+      if (this.stop !== undefined) return this.stop;
+      // A better signal may shorten what is left (never lengthen it: the next statement steers again).
+      left = Math.min(left, this.state.pauseMs);
+    }
+    return undefined;
+  }
+
+  /** The backend running the statement (the sampler cancels it in a critical lock wait), or undefined after it. */
+  public watch(pid: number | undefined): void {
+    this.sampler.watch(pid);
+  }
+
+  public afterStatement(ms: number): void {
+    this.statements += 1;
+    this.state = observeStatement(this.state, ms, this.settings.latency);
+  }
+
+  /** Why the batch stopped, once the sampler said critical (read again after a statement that failed). */
+  public stopReason(): string | undefined {
+    this.steerOnce();
+    return this.stop;
+  }
+
+  public async finish(handedBack: number): Promise<BatchLatency> {
+    const summary = await this.sampler.stop();
+    return {
+      state: this.state,
+      statements: this.statements,
+      pausedMs: this.pausedMs,
+      samples: summary.samples,
+      maxSignalMs: summary.maxSignalMs,
+      ...(this.stop !== undefined ? { stopped: { reason: this.stop, handedBack } } : {}),
+    };
+  }
+
+  private steerOnce(): void {
+    const signal = this.sampler.signal();
+    const lagWarning = this.settings.health.replicationLag.enabled ? this.settings.health.replicationLag.warningSeconds : 0;
+    this.state = steer(this.settings.latency, this.state, signal, lagWarning);
+    if (signal.critical !== undefined) this.stop ??= signal.critical;
+  }
+}
