@@ -35,11 +35,19 @@ export function withLatency(settings: RunSettings, control: ControlState, next: 
   return { ...next, latency: carried, action: 'backoff', waitSeconds, paceSeconds: 0, backoffAttempt: control.backoffAttempt + 1, totalBackoffSeconds, reason: why };
 }
 
-/** Whether this decision should (re)calibrate the baseline: before the first batch, and while paused or backing off. */
-export function needsCalibration(settings: RunSettings, next: ControlState): boolean {
-  if (!settings.latency.enabled) return false;
+/** A baseline is refreshed while paused or backing off once it is this old. */
+export const BASELINE_REFRESH_SECONDS = 30;
+
+/**
+ * Whether this decision should (re)calibrate the baseline: before the first batch, and while paused or backing off
+ * (nothing of the backfill's writes then) once the baseline is BASELINE_REFRESH_SECONDS old.
+ */
+export function needsCalibration(settings: RunSettings, next: ControlState, now: number = Date.now()): boolean {
+  if (!settings.latency.enabled || next.action === 'halt' || next.action === 'abort') return false;
   const latency = next.latency ?? initialLatency();
-  return latency.baselineMs === 0 || next.action === 'backoff' || next.action === 'pause';
+  if (latency.baselineMs === 0 || latency.baselineAt === undefined) return true;
+  const age = (now - Date.parse(latency.baselineAt)) / 1000;
+  return (next.action === 'backoff' || next.action === 'pause') && !(age < BASELINE_REFRESH_SECONDS);
 }
 
 /** The decision with its new baseline. */

@@ -33,7 +33,7 @@ export interface Calibration {
 }
 
 /** Measures the canary `samples` times, `spacingMs` apart, on one session: the baseline before the run, or a refresh. */
-export async function calibrateCanary(pool: pg.Pool, schema: string, samples: number, spacingMs = 10): Promise<Calibration> {
+export async function calibrateCanary(pool: pg.Pool, schema: string, samples: number, spacingMs = 2): Promise<Calibration> {
   const client = await pool.connect();
   const times: number[] = [];
   let broken: Error | undefined;
