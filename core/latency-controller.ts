@@ -73,6 +73,8 @@ export interface LatencyState {
   readonly pauseMs: number;
   readonly signalMs: number;
   readonly reason: string;
+  /** The batch whose report this state came from (withLatency acts on each batch's report once). */
+  readonly lastBatchId?: string;
 }
 
 export function initialLatency(): LatencyState {

@@ -4,6 +4,8 @@ import type { RunSettings } from './settings';
 
 /** What a batch reports about its duty cycle (BatchStats.latency). */
 export interface BatchLatency {
+  /** The batch this report is of: a report already acted on (the same lastBatch seen again) is not acted on twice. */
+  readonly batchId: string;
   /** The controller's state after the batch's last statement: the next batch starts from it. */
   readonly state: LatencyState;
   readonly statements: number;
@@ -23,8 +25,10 @@ export interface BatchLatency {
  * the condition has passed. Those waits spend the backoff budget like any other backoff, never a retry.
  */
 export function withLatency(settings: RunSettings, control: ControlState, next: ControlState, last: BatchStats | null, random: () => number = Math.random): ControlState {
-  const carried = isLatencyState(last?.latency?.state) ? last!.latency!.state : isLatencyState(control.latency) ? control.latency : initialLatency();
-  const stopped = last?.latency?.stopped;
+  const previous = isLatencyState(control.latency) ? control.latency : initialLatency();
+  const fresh = last?.latency !== undefined && isLatencyState(last.latency.state) && last.latency.batchId !== previous.lastBatchId;
+  const carried = fresh ? { ...last!.latency!.state, lastBatchId: last!.latency!.batchId } : previous;
+  const stopped = fresh ? last!.latency!.stopped : undefined;
   if (next.action !== 'proceed' || stopped === undefined) return { ...next, latency: carried };
   const waitSeconds = backoffSeconds(settings.backoff, control.backoffAttempt, random);
   const totalBackoffSeconds = control.totalBackoffSeconds + waitSeconds;

@@ -71,7 +71,7 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
     try {
       outcomes = await runJob(deps.job, valid.map((p) => p.item), makeJobContext(pool, deps.bookkeepingSchema, run.runId, deadline, abort.signal), steering);
     } catch (error) {
-      await steering?.finish(0).catch(() => undefined);
+      await steering?.finish(batchId, 0).catch(() => undefined);
       // The batch failed as a whole: its items become visible again after their delay; the run goes on.
       const cleanupErrors = await releaseFailedBatch(deps, pool, run.runId, valid, error);
       const e = asError(error);
@@ -86,7 +86,7 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
     }
 
     const settlement = settle(run.runId, valid, outcomes, deps.maxReceiveCount);
-    const latency = steering ? await steering.finish(settlement.handBack.length) : undefined;
+    const latency = steering ? await steering.finish(batchId, settlement.handBack.length) : undefined;
     // Dead letters are copied before their originals are deleted, and effects are made durable before any
     // delete: a crash in between can duplicate a message, never lose one.
     await Promise.all(settlement.deadLetters.map((d) => deadLetter(deps.sqs, deps.deadLetterQueueUrl, d.message, d.reason)));

@@ -65,9 +65,10 @@ export class BatchSteering {
     return this.stop;
   }
 
-  public async finish(handedBack: number): Promise<BatchLatency> {
+  public async finish(batchId: string, handedBack: number): Promise<BatchLatency> {
     const summary = await this.sampler.stop();
     return {
+      batchId,
       state: this.state,
       statements: this.statements,
       pausedMs: this.pausedMs,

@@ -130,15 +130,18 @@ describe('withLatency and needsCalibration', () => {
     // Prepare
     const control = initialControl(settings);
     const state = { ...calibrated(), duty: 0.3 };
-    const stopped = batch({ latency: { state, statements: 1, pausedMs: 12, samples: 3, maxSignalMs: 2.5, stopped: { reason: 'lockWaits: the backfill (pid 7) waits on a lock held by pid 9 for 150 ms (>= 100 ms)', handedBack: 3 } } });
+    const stopped = batch({ latency: { batchId: 'b2', state, statements: 1, pausedMs: 12, samples: 3, maxSignalMs: 2.5, stopped: { reason: 'lockWaits: the backfill (pid 7) waits on a lock held by pid 9 for 150 ms (>= 100 ms)', handedBack: 3 } } });
     // Act
-    const carried = withLatency(settings, control, proceed(control), batch({ latency: { state, statements: 4, pausedMs: 40, samples: 5, maxSignalMs: 2.1 } }), () => 0.999);
+    const carried = withLatency(settings, control, proceed(control), batch({ latency: { batchId: 'b1', state, statements: 4, pausedMs: 40, samples: 5, maxSignalMs: 2.1 } }), () => 0.999);
     const held = withLatency(settings, control, proceed(control), stopped, () => 0.999);
     const fresh = withLatency(settings, control, proceed(control), null);
+    const again = withLatency(settings, held, proceed(held), stopped, () => 0.999);
     // Assess
-    assert.deepStrictEqual([carried.action, carried.latency], ['proceed', state]);
+    assert.deepStrictEqual([carried.action, carried.latency], ['proceed', { ...state, lastBatchId: 'b1' }]);
+    // The same stopped batch seen again (no batch ran since) is not acted on twice.
+    assert.deepStrictEqual([again.action, again.latency], ['proceed', { ...state, lastBatchId: 'b2' }]);
     assert.deepStrictEqual([held.action, held.waitSeconds, held.backoffAttempt, held.totalBackoffSeconds, held.reason, held.latency], [
-      'backoff', 1, 1, 1, 'the last batch stopped: lockWaits: the backfill (pid 7) waits on a lock held by pid 9 for 150 ms (>= 100 ms); 3 items handed back uncharged', state,
+      'backoff', 1, 1, 1, 'the last batch stopped: lockWaits: the backfill (pid 7) waits on a lock held by pid 9 for 150 ms (>= 100 ms); 3 items handed back uncharged', { ...state, lastBatchId: 'b2' },
     ]);
     assert.deepStrictEqual(fresh.latency, initialLatency());
   });
