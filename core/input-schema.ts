@@ -1,4 +1,5 @@
 import { CONTROL_NUMBERS, LINEAGE, NAME, type ExecutionInput } from './execution-input';
+import { knobDescription } from './knob-descriptions';
 import { RULES, resolveSettings, type EnumRule, type MapRule, type NumberRule, type RunSettingsOverrides } from './settings';
 
 /** A JSON Schema (draft 2020-12) node, as far as this module writes them. */
@@ -6,40 +7,29 @@ export type JsonSchema = { readonly [keyword: string]: unknown };
 
 const DRAFT = 'https://json-schema.org/draft/2020-12/schema';
 
-/** Field descriptions shown by editors and the schema's readers; the ranges come from RULES. */
-const DESCRIPTIONS: Readonly<Record<string, string>> = {
-  chunkSize: 'rows per work item (fixed when the run is planned)',
-  continueAfter: 'iterations per execution before it continues as a new one (bounds the execution history)',
-  pausePollSeconds: 'while paused, the run re-reads the pause flag this often',
-  batch: 'work items per batch, and how the controller adapts it',
-  degraded: 'how a degraded database (warnings only) is treated',
-  backoff: 'exponential backoff with full jitter while the database is unhealthy',
-  latency: 'the foreground-latency budget (p99Factor, or ms; optional walBytesPerSecond) and the in-batch sampler that keeps to it',
-  health: 'health checks (each by name: thresholds, enabled, weight, halt), the evaluation strategy and the probe timeout',
-};
-
 function numberSchema(rule: NumberRule): JsonSchema {
   return { type: rule.integer ? 'integer' : 'number', minimum: rule.min, maximum: rule.max };
 }
 
 /** One rule of RULES as JSON Schema: a ranged number, a boolean, one of some strings, a name-keyed map, or a tree. */
-function ruleSchema(rule: object): JsonSchema {
+function ruleSchema(rule: object, path: string): JsonSchema {
   if ('integer' in rule) return numberSchema(rule as NumberRule);
   if ('boolean' in rule) return { type: 'boolean' };
   if ('oneOf' in rule) return { type: 'string', enum: [...(rule as EnumRule).oneOf] };
   if ('each' in rule) {
     const map = rule as MapRule;
-    return { type: 'object', description: `keys: ${map.keyHint}`, propertyNames: { pattern: map.keys.source }, additionalProperties: settingsSchema(map.each) };
+    return { type: 'object', description: `keys: ${map.keyHint}`, propertyNames: { pattern: map.keys.source }, additionalProperties: settingsSchema(map.each, `${path}.<name>`) };
   }
-  return settingsSchema(rule);
+  return settingsSchema(rule, path);
 }
 
-/** The settings tree of RULES as JSON Schema: every object closed, every value constrained. */
-function settingsSchema(rules: object): JsonSchema {
+/** The settings tree of RULES as JSON Schema (at `path`): every object closed, every value constrained and described. */
+function settingsSchema(rules: object, path = ''): JsonSchema {
   const properties: Record<string, JsonSchema> = {};
   for (const [key, rule] of Object.entries(rules)) {
-    properties[key] = ruleSchema(rule);
-    if (DESCRIPTIONS[key] && rules === RULES) properties[key] = { description: DESCRIPTIONS[key], ...properties[key] };
+    const at = path ? `${path}.${key}` : key;
+    const description = knobDescription(at);
+    properties[key] = description ? { description, ...ruleSchema(rule, at) } : ruleSchema(rule, at);
   }
   return { type: 'object', additionalProperties: false, properties };
 }
