@@ -15,7 +15,7 @@ export interface BatchLatency {
   readonly samples: number;
   readonly maxSignalMs: number;
   /** Set when a critical verdict stopped the batch: why, and how many items went back to the queue uncharged. */
-  readonly stopped?: { readonly reason: string; readonly handedBack: number };
+  readonly stopped?: { readonly reason: string; readonly handedBack: number; /** When the batch saw the verdict. */ readonly at?: string };
 }
 
 /**

@@ -19,6 +19,7 @@ export class BatchSteering {
   private statements = 0;
   private pausedMs = 0;
   private stop: string | undefined;
+  private stopAt: number | undefined;
 
   public constructor(
     private readonly settings: RunSettings,
@@ -74,7 +75,7 @@ export class BatchSteering {
       pausedMs: this.pausedMs,
       samples: summary.samples,
       maxSignalMs: summary.maxSignalMs,
-      ...(this.stop !== undefined ? { stopped: { reason: this.stop, handedBack } } : {}),
+      ...(this.stop !== undefined ? { stopped: { reason: this.stop, handedBack, at: new Date(this.stopAt ?? Date.now()).toISOString() } } : {}),
     };
   }
 
@@ -82,6 +83,9 @@ export class BatchSteering {
     const signal = this.sampler.signal();
     const lagWarning = this.settings.health.replicationLag.enabled ? this.settings.health.replicationLag.warningSeconds : 0;
     this.state = steer(this.settings.latency, this.state, signal, lagWarning);
-    if (signal.critical !== undefined) this.stop ??= signal.critical;
+    if (signal.critical !== undefined && this.stop === undefined) {
+      this.stop = signal.critical;
+      this.stopAt = Date.now();
+    }
   }
 }
