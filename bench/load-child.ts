@@ -47,6 +47,8 @@ if (variant === 'loop') {
     databaseUrl: url,
     input,
     onEvent: (event) => {
+      // The backfill's window starts once the run is planned (before: synthesizing the app and starting the local queues).
+      if (event.type === 'planned') print({ started: now() });
       if (event.type === 'decision') print({ event: { type: 'decision', at: now(), action: event.control.action, reason: event.control.reason } });
       if (event.type === 'batch') {
         rows += event.stats.rowsAffected;

@@ -1,6 +1,6 @@
 // Reaction time: how long from a lock on the job's table (granted to another session) or a long query crossing its
 // critical threshold, to the batch stopping (the sampler's verdict as the batch saw it) or the probe holding back.
-// Trials run inside live adaptive runs (batches of at most 20 items, so trials come often); times on one clock.
+// Trials run inside live adaptive runs (a trial every two batches); times on one clock.
 import pg from 'pg';
 import { adaptiveInput, runChild, type ChildEvent } from './load-variants';
 
@@ -8,24 +8,30 @@ const now = () => performance.timeOrigin + performance.now();
 const TRIALS = 3;
 const LONG_QUERY_CRITICAL_SECONDS = 1;
 
+export interface Trial {
+  readonly ms: number;
+  /** mid-batch: the batch's sampler saw it and stopped the batch; between batches: the probe held the run back. */
+  readonly where: 'mid-batch' | 'between batches';
+}
+
 export interface Reaction {
-  /** ms from the lock granted to the batch stopped (or the probe backing off), per trial. */
-  readonly lock: number[];
-  /** ms from the long query crossing longRunningQueries.criticalSeconds to the batch stopped (or held back), per trial. */
-  readonly longQuery: number[];
+  /** From the lock granted to the batch stopped (or the probe backing off), per trial. */
+  readonly lock: Trial[];
+  /** From the long query crossing longRunningQueries.criticalSeconds to the batch stopped (or held back), per trial. */
+  readonly longQuery: Trial[];
 }
 
 /** Runs one adaptive run and a trial every few batches: `start` begins the condition, returning when it counts from and how to end it. */
-async function trials(url: string, chunkSize: number, extra: object, start: (other: pg.Client) => Promise<{ from: number; end: () => Promise<void> }>): Promise<number[]> {
+async function trials(url: string, chunkSize: number, extra: object, start: (other: pg.Client) => Promise<{ from: number; end: () => Promise<void> }>): Promise<Trial[]> {
   const other = new pg.Client({ connectionString: url, application_name: 'bench-reaction' });
   await other.connect();
-  const out: number[] = [];
+  const out: Trial[] = [];
   let batchesSince = 0;
   let active: { from: number; end: () => Promise<void> } | undefined;
   let starting = false;
   const work: Array<Promise<void>> = [];
   try {
-    await runChild(url, { key: 'reaction', kind: 'adaptive', budget: 1.5 }, chunkSize, adaptiveInput(1.5, chunkSize, { batch: { maxSize: 20 }, ...extra }), (event: ChildEvent) => {
+    await runChild(url, { key: 'reaction', kind: 'adaptive', budget: 1.5 }, chunkSize, adaptiveInput(1.5, chunkSize, extra), (event: ChildEvent) => {
       if (event.type === 'batch' && !active && !starting && out.length < TRIALS && ++batchesSince >= 2) {
         starting = true;
         work.push(start(other).then((a) => {
@@ -37,7 +43,7 @@ async function trials(url: string, chunkSize: number, extra: object, start: (oth
       if (!active) return;
       const reactedAt = event.type === 'batch' && event.stoppedAt !== undefined ? event.stoppedAt : event.type === 'decision' && event.action !== 'proceed' ? event.at : undefined;
       if (reactedAt === undefined || reactedAt < active.from) return;
-      out.push(Math.round(reactedAt - active.from));
+      out.push({ ms: Math.round(reactedAt - active.from), where: event.type === 'batch' ? 'mid-batch' : 'between batches' });
       const ending = active;
       active = undefined;
       batchesSince = 0;

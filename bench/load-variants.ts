@@ -43,14 +43,20 @@ export function runChild(url: string, variant: Variant, chunkSize: number, input
       buffered += chunk;
       let newline: number;
       while ((newline = buffered.indexOf('\n')) >= 0) {
-        const line = JSON.parse(buffered.slice(0, newline)) as { ready?: number; event?: ChildEvent; result?: { seconds: number; rows: number } };
+        const line = JSON.parse(buffered.slice(0, newline)) as { ready?: number; started?: number; event?: ChildEvent; result?: { seconds: number; rows: number } };
         buffered = buffered.slice(newline + 1);
         if (line.ready) ready = line.ready;
+        if (line.started) ready = line.started;
         if (line.event) onEvent?.(line.event);
         if (line.result) result = line.result;
       }
     });
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 && result ? resolve({ from: ready, to: now(), ...result }) : reject(new Error(`load-child ${variant.key} exited with ${code}`))));
+    // seconds: the window [from, to) on the shared clock (for the adaptive run, from the moment it is planned).
+    child.on('exit', (code) => {
+      const to = now();
+      if (code === 0 && result) resolve({ from: ready, to, rows: result.rows, seconds: (to - ready) / 1000 });
+      else reject(new Error(`load-child ${variant.key} exited with ${code}`));
+    });
   });
 }

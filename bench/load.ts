@@ -106,7 +106,7 @@ try {
   await resetTable(pool);
   await settle(pool);
   const reaction = await measureReaction(server.url, chunkSize, async () => { await resetTable(pool); await settle(pool); });
-  console.log(`reaction: lock wait -> batch stopped ${reaction.lock.map((ms) => `${ms} ms`).join(', ') || 'n/a'}; long query over its threshold -> stopped/held ${reaction.longQuery.map((ms) => `${ms} ms`).join(', ') || 'n/a'}`);
+  console.log(`reaction: lock wait -> batch stopped ${reaction.lock.map((t) => `${t.ms} ms (${t.where})`).join(', ') || 'n/a'}; long query over its threshold -> stopped/held ${reaction.longQuery.map((t) => `${t.ms} ms (${t.where})`).join(', ') || 'n/a'}`);
 
   const capacity = closedLoopTps(server.url, clients, 10);
   console.log(`capacity: ${Math.round(capacity)} tps closed loop, ${clients} clients (load ${load1()})`);
