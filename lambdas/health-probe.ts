@@ -61,7 +61,8 @@ export function makeHealthProbeHandler(deps: HandlerDeps) {
       ? unprobedResult(settings.health, new Error(`reading the run's flags and knobs failed: ${read.error.message}`), probeOptions)
       : await probeHealth(read.pool, settings.health, probeOptions);
     const decided = withLatency(settings, event.control, decide(settings, event.control, event.lastBatch, report, controls ?? NO_REQUESTS, deps.random), event.lastBatch, deps.random);
-    const next = await calibrate(deps, pool, settings, decided, telemetry.log.bind(telemetry));
+    // Only on a database that answered the probe's first step: a sick one is calibrated once it is back.
+    const next = await calibrate(deps, controls ? pool : undefined, settings, decided, telemetry.log.bind(telemetry));
     const reason = knobProblem ? `${next.reason} (live knobs ignored: ${knobProblem})` : next.reason;
     const status = STATUS[next.action];
     const ended = next.action === 'halt' || next.action === 'abort';
