@@ -42,6 +42,11 @@ export interface LatencySignal {
   readonly seq: number;
   /** The canary's commit latency (ms): a high quantile of the sampler's recent window, or the one still in flight if longer. */
   readonly canaryMs: number;
+  /**
+   * The same quantile of the canary commits taken while the batch was pausing, when there are enough: the reference
+   * the signal is compared with (instead of the calibrated baseline), so load that is not the backfill's cancels out.
+   */
+  readonly idleMs?: number;
   /** WAL written per second over the window (pg_current_wal_lsn deltas), when measured. */
   readonly walBytesPerSecond?: number;
   /** The largest replica lag (seconds), when the replicationLag check is on and there are replicas. */
@@ -100,12 +105,15 @@ export interface Utilization {
  * threshold (lagWarningSeconds; 0 leaves lag out).
  */
 export function utilization(settings: LatencySettings, baselineMs: number, signal: LatencySignal, lagWarningSeconds: number): Utilization {
-  const target = targetMs(settings, baselineMs);
+  // The reference: commits measured while the batch paused, else the baseline calibrated while nothing ran.
+  const reference = signal.idleMs !== undefined && signal.idleMs > 0 ? signal.idleMs : baselineMs;
+  const target = targetMs(settings, reference);
   const parts: Utilization[] = [];
   if (target > 0) {
-    const u = baselineMs > 0 && target > baselineMs ? (signal.canaryMs - baselineMs) / (target - baselineMs) : signal.canaryMs / target;
+    const u = reference > 0 && target > reference ? (signal.canaryMs - reference) / (target - reference) : signal.canaryMs / target;
     const budget = settings.budget.ms > 0 ? `budget ${round(target)} ms` : `budget ${settings.budget.p99Factor}x = ${round(target)} ms`;
-    parts.push({ u: Math.max(0, u), limit: 'latency', because: `commit latency ${round(signal.canaryMs)} ms vs baseline ${round(baselineMs)} ms, ${budget}` });
+    const against = signal.idleMs !== undefined && signal.idleMs > 0 ? `${round(reference)} ms while pausing` : `baseline ${round(reference)} ms`;
+    parts.push({ u: Math.max(0, u), limit: 'latency', because: `commit latency ${round(signal.canaryMs)} ms vs ${against}, ${budget}` });
   }
   if (settings.budget.walBytesPerSecond > 0 && signal.walBytesPerSecond !== undefined) {
     parts.push({ u: signal.walBytesPerSecond / settings.budget.walBytesPerSecond, limit: 'wal', because: `WAL ${mib(signal.walBytesPerSecond)} MiB/s vs budget ${mib(settings.budget.walBytesPerSecond)} MiB/s` });

@@ -9,10 +9,14 @@ import { replicationLag } from '../health/checks/replication-lag';
 import { canaryCommit } from './canary';
 import { findLockWaits } from './critical';
 
-/** Canary samples the signal's quantile is taken over (at 100 ms, half a second). */
-export const SIGNAL_WINDOW = 5;
-/** The signal is this quantile of the window: one slow commit in five is noise, two are a trend. */
-export const SIGNAL_QUANTILE = 0.8;
+/** Canary samples taken while the batch was writing that the signal's quantile is taken over (at 100 ms, under a second). */
+export const SIGNAL_WINDOW = 8;
+/** Samples taken while the batch was pausing: the reference it is compared with. */
+export const IDLE_WINDOW = 8;
+/** Idle samples needed before they are the reference (else the calibrated baseline is). */
+export const MIN_IDLE_SAMPLES = 3;
+/** The signal and the reference are this quantile of their windows: like against like, robust to one slow commit. */
+export const SIGNAL_QUANTILE = 0.75;
 
 const WAL_SQL = `SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::float8 AS bytes, EXTRACT(epoch FROM clock_timestamp())::float8 AS at`;
 const PREAMBLE = `SELECT current_setting('server_version_num')::int AS version, to_regclass($1)::oid::int8 AS source, pg_is_in_recovery() AS replica`;
@@ -36,6 +40,9 @@ export interface SamplerSummary {
 export class LatencySampler {
   private seq = 0;
   private readonly window: number[] = [];
+  private readonly idleWindow: number[] = [];
+  /** Statements started so far: a sample during which one started or ran counts as taken while writing. */
+  private statementSeq = 0;
   private inFlightSince: number | undefined;
   private critical: string | undefined;
   private wal: { bytes: number; at: number } | undefined;
@@ -47,6 +54,8 @@ export class LatencySampler {
   private maxCanaryMs = 0;
   private maxSignalMs = 0;
   private wake: (() => void) | undefined;
+  /** The error that broke the session, if one did: the session is then closed, not returned to the pool. */
+  private broken: Error | undefined;
 
   private constructor(
     private readonly client: pg.PoolClient,
@@ -55,7 +64,14 @@ export class LatencySampler {
     private readonly ctx: Omit<CheckContext, 'previous'>,
     private readonly tableOid: number | null,
     private readonly replica: boolean,
-  ) {}
+  ) {
+    // A session lost while checked out emits 'error': without a listener that would crash the process.
+    client.on('error', this.onError);
+  }
+
+  private readonly onError = (error: Error): void => {
+    this.critical ??= `latency sampler: its session failed: ${error.message}`;
+  };
 
   /** Opens the sampler's session and takes the first sample, so the first statement already has a signal. */
   public static async start(pool: pg.Pool, schema: string, settings: RunSettings, sourceTable: string | undefined): Promise<LatencySampler> {
@@ -78,7 +94,7 @@ export class LatencySampler {
 
   /** The latest signal. A canary still in flight longer than the window's quantile counts as that long already. */
   public signal(now = Date.now()): LatencySignal {
-    const windowed = quantile(this.window, SIGNAL_QUANTILE);
+    const windowed = quantile(this.window.length > 0 ? this.window : this.idleWindow, SIGNAL_QUANTILE);
     const inFlight = this.inFlightSince === undefined ? 0 : now - this.inFlightSince;
     const canaryMs = Math.max(windowed, inFlight);
     const extra = inFlight > this.settings.latency.sampleIntervalMs ? Math.floor(inFlight / this.settings.latency.sampleIntervalMs) : 0;
@@ -86,6 +102,7 @@ export class LatencySampler {
     return {
       seq: this.seq + extra,
       canaryMs,
+      ...(this.idleWindow.length >= MIN_IDLE_SAMPLES ? { idleMs: quantile(this.idleWindow, SIGNAL_QUANTILE) } : {}),
       ...(this.walRate !== undefined ? { walBytesPerSecond: this.walRate } : {}),
       ...(this.lag !== undefined ? { replicationLagSeconds: this.lag } : {}),
       ...(this.critical !== undefined ? { critical: this.critical } : {}),
@@ -95,6 +112,7 @@ export class LatencySampler {
   /** The backend running the batch's statement now (undefined between statements): cancelled when it is in a critical lock wait. */
   public watch(pid: number | undefined): void {
     this.watched = pid;
+    if (pid !== undefined) this.statementSeq += 1;
     // A new statement may start waiting at once: look again without waiting out the period.
     if (pid !== undefined) this.wake?.();
   }
@@ -103,7 +121,8 @@ export class LatencySampler {
     this.stopped = true;
     this.wake?.();
     await this.loop;
-    this.client.release();
+    this.client.off('error', this.onError);
+    this.client.release(this.broken);
     return { samples: this.seq, maxCanaryMs: round(this.maxCanaryMs), maxSignalMs: round(this.maxSignalMs), ...(this.critical !== undefined ? { critical: this.critical } : {}) };
   }
 
@@ -123,6 +142,7 @@ export class LatencySampler {
         await this.sample();
       } catch (error) {
         this.critical ??= `latency sampler: ${(error as Error).message}`;
+        this.broken = error as Error;
         this.inFlightSince = undefined;
         return;
       }
@@ -131,12 +151,18 @@ export class LatencySampler {
 
   private async sample(): Promise<void> {
     const started = Date.now();
+    const writingAtStart = this.watched !== undefined;
+    const seqAtStart = this.statementSeq;
     this.inFlightSince = started;
     const ms = await canaryCommit(this.client, this.schema);
     this.inFlightSince = undefined;
     this.maxCanaryMs = Math.max(this.maxCanaryMs, ms);
-    this.window.push(ms);
-    if (this.window.length > SIGNAL_WINDOW) this.window.shift();
+    // Taken while the batch wrote, or while it paused: the difference is what the backfill costs a commit now, with
+    // whatever else the database is doing the same on both sides.
+    const writing = writingAtStart || this.watched !== undefined || this.statementSeq !== seqAtStart;
+    const window = writing ? this.window : this.idleWindow;
+    window.push(ms);
+    if (window.length > (writing ? SIGNAL_WINDOW : IDLE_WINDOW)) window.shift();
     const health = this.settings.health;
     const findings: string[] = [];
     const locks = await findLockWaits(this.ctx.db, this.ctx.serverVersion, this.tableOid, this.settings.latency.lockWaitMs, health);

@@ -48,11 +48,14 @@ describe('utilization and zones', () => {
     const wal = utilization(settings, 2, { seq: 0, canaryMs: 6, walBytesPerSecond: 2 * 1048576 }, 5);
     const lag = utilization(settings, 2, { seq: 0, canaryMs: 6, walBytesPerSecond: 0, replicationLagSeconds: 4 }, 5);
     const unknown = utilization(L, 0, { seq: 0, canaryMs: 6 }, 0);
+    // Commits measured while the batch paused are the reference when there are some: ambient load cancels out.
+    const paused = utilization(L, 2, { seq: 0, canaryMs: 6, idleMs: 5 }, 0);
     // Assess
     assert.deepStrictEqual(latencyOnly, { u: 0.5, limit: 'latency', because: 'commit latency 6 ms vs baseline 2 ms, budget 10 ms' });
     assert.deepStrictEqual(wal, { u: 2, limit: 'wal', because: 'WAL 2 MiB/s vs budget 1 MiB/s' });
     assert.deepStrictEqual(lag, { u: 0.8, limit: 'replicationLag', because: 'replica lag 4 s vs 5 s' });
     assert.deepStrictEqual(unknown, { u: 0, limit: 'none', because: 'no baseline yet' });
+    assert.deepStrictEqual(paused, { u: 0.4, limit: 'latency', because: 'commit latency 6 ms vs 5 ms while pausing, budget 1.5x = 7.5 ms' });
   });
 });
 
