@@ -17,7 +17,7 @@ import { measureReaction } from './load-reaction';
 import { runChild, type Variant } from './load-variants';
 import { frontier, summarize, type VariantRun } from './load-report';
 import { startBenchServer } from './pg-server';
-import { closedLoopTps, OpenLoop, pgbenchInit } from './pgbench';
+import { closedLoopTps, LATENCY_LIMIT_MS, OpenLoop, pgbenchInit } from './pgbench';
 
 const ROOT = join(import.meta.dirname, '..');
 const list = (s: string) => s.split(',').map(Number);
@@ -111,7 +111,7 @@ try {
   const capacity = closedLoopTps(server.url, clients, 10);
   console.log(`capacity: ${Math.round(capacity)} tps closed loop, ${clients} clients (load ${load1()})`);
 
-  const perLoad: Array<ReturnType<typeof summarize>> = [];
+  const perLoad: Array<ReturnType<typeof summarize> & { skippedTransactions: number; transactions: number }> = [];
   for (const fraction of loads) {
     const tps = Math.round(capacity * fraction);
     const loadGen = new OpenLoop(server.url, tps, clients);
@@ -133,9 +133,9 @@ try {
     }
     await sleep(5000);
     const samples = await loadGen.stop();
-    const s = summarize({ fraction, tps, samples, baselines, runs, idle, budgets, variants: VARIANTS.map((v) => v.key) });
+    const s = { ...summarize({ fraction, tps, samples, baselines, runs, idle, budgets, variants: VARIANTS.map((v) => v.key) }), skippedTransactions: loadGen.skipped, transactions: samples.length / 2 };
     perLoad.push(s);
-    console.log(s.table);
+    console.log(`${s.table}\n(${s.transactions} transactions logged, ${s.skippedTransactions} skipped by pgbench -L ${LATENCY_LIMIT_MS} ms, counted as ${LATENCY_LIMIT_MS} ms)`);
   }
   const table = frontier(perLoad, budgets, VARIANTS);
   console.log(`\n${table.text}`);
