@@ -25,8 +25,8 @@ export const INITIAL_DUTY = 0.5;
 /** Samples in the speed-up zone in a row before a raise. */
 export const CALM_SAMPLES = 3;
 /** Samples after a cut (slow) before the next cut or slow-down: the sampler's window must see the new duty first. */
-export const CUT_COOLDOWN = 4;
-export const SLOW_COOLDOWN = 2;
+export const CUT_COOLDOWN = 5;
+export const SLOW_COOLDOWN = 3;
 /** Multipliers per step. */
 export const RAISE = 1.25;
 export const SLOW = 0.85;

@@ -9,14 +9,18 @@ import { replicationLag } from '../health/checks/replication-lag';
 import { canaryCommit } from './canary';
 import { findLockWaits } from './critical';
 
-/** Canary samples taken while the batch was writing that the signal's quantile is taken over (at 100 ms, under a second). */
-export const SIGNAL_WINDOW = 8;
+/** Canary samples taken while the batch was writing that the signal's quantile is taken over (at 100 ms, about a second). */
+export const SIGNAL_WINDOW = 10;
 /** Samples taken while the batch was pausing: the reference it is compared with. */
-export const IDLE_WINDOW = 8;
+export const IDLE_WINDOW = 10;
 /** Idle samples needed before they are the reference (else the calibrated baseline is). */
 export const MIN_IDLE_SAMPLES = 3;
-/** The signal and the reference are this quantile of their windows: like against like, robust to one slow commit. */
-export const SIGNAL_QUANTILE = 0.75;
+/**
+ * The signal and the reference are this quantile of their windows: like against like. The median: one commit's
+ * latency on a busy machine has a fat tail of its own, and what the backfill does (CPU, WAL flushes) shifts the whole
+ * distribution, so the median sees it without reacting to every slow commit.
+ */
+export const SIGNAL_QUANTILE = 0.5;
 
 const WAL_SQL = `SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::float8 AS bytes, EXTRACT(epoch FROM clock_timestamp())::float8 AS at`;
 const PREAMBLE = `SELECT current_setting('server_version_num')::int AS version, to_regclass($1)::oid::int8 AS source, pg_is_in_recovery() AS replica`;
