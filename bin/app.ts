@@ -10,6 +10,7 @@ import { AdaptiveBackfillRdsExampleStack } from '../lib/example-rds-stack';
 // databaseSecretArn: the complete ARN of a secret holding the RDS JSON {host, port, username, password, dbname}.
 //   Without it the stack creates a secret (generated password, placeholder host); fill it with that JSON before the
 //   first run.
+// dashboard=false: no CloudWatch dashboard (the LocalStack deployment: LocalStack has no provider for one).
 // vpcId + securityGroupId: run the functions in the database's VPC with a security group the database accepts.
 //   Vpc.fromLookup needs credentials, so a synth without them works only when neither is given.
 const app = new App();
@@ -29,6 +30,7 @@ if (example === 'rds') {
     databaseSecretArn: context('databaseSecretArn'),
     vpcId,
     securityGroupId: context('securityGroupId'),
+    dashboard: dashboardContext(context('dashboard')),
     // Vpc.fromLookup needs a concrete account and region (the CLI's defaults); otherwise environment-agnostic.
     env: vpcId ? { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION } : undefined,
   });
@@ -39,3 +41,8 @@ if (example === 'rds') {
 // the synth; acknowledgements (Validations.of(x).acknowledge, each with its reason) are listed in the assembly's
 // validation-report.json. Two packs: AwsSolutions and Serverless.
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }), new ServerlessChecks(app, { verbose: true }));
+
+function dashboardContext(value: string | undefined): boolean | undefined {
+  if (value === undefined || value === 'true' || value === 'false') return value === undefined ? undefined : value === 'true';
+  throw new Error(`-c dashboard must be true or false; got ${JSON.stringify(value)}`);
+}

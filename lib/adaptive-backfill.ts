@@ -118,6 +118,13 @@ export interface AdaptiveBackfillProps {
   readonly alarmTopic?: sns.ITopic;
 
   /**
+   * Whether to create the CloudWatch dashboard. LocalStack has no CloudFormation provider for
+   * AWS::CloudWatch::Dashboard, so the LocalStack deployment leaves it out (docs/localstack.md).
+   * @default true
+   */
+  readonly dashboard?: boolean;
+
+  /**
    * The RDS DB instance the backfill writes to. The health probe then reads its CloudWatch metrics as the checks
    * rdsCpuUtilization, rdsDbLoad, rdsReplicaLag and rdsFreeableMemory. Give this or `databaseCluster`, not both.
    * @default - no RDS metrics
@@ -154,7 +161,8 @@ export class AdaptiveBackfill extends Construct {
   public readonly serviceName: string;
   /** DLQ not empty, an execution failed, backing off too long. */
   public readonly alarms: BackfillAlarms;
-  public readonly dashboard: cloudwatch.Dashboard;
+  /** Absent when the `dashboard` prop is false. */
+  public readonly dashboard?: cloudwatch.Dashboard;
 
   public constructor(scope: Construct, id: string, props: AdaptiveBackfillProps) {
     super(scope, id);
@@ -290,7 +298,7 @@ export class AdaptiveBackfill extends Construct {
       backoffMinutes: props.backoffAlarmMinutes ?? 15,
       alarmTopic: props.alarmTopic,
     });
-    this.dashboard = makeBackfillDashboard(this, 'Dashboard', {
+    this.dashboard = props.dashboard === false ? undefined : makeBackfillDashboard(this, 'Dashboard', {
       serviceName: this.serviceName,
       queue: this.queue,
       deadLetterQueue: this.deadLetterQueue,

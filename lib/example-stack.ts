@@ -17,6 +17,8 @@ export interface ExampleStackProps extends StackProps {
    */
   readonly vpcId?: string;
   readonly securityGroupId?: string;
+  /** Whether to create the CloudWatch dashboard (LocalStack cannot deploy one). @default true */
+  readonly dashboard?: boolean;
   /** The job module to bundle. @default the demo job */
   readonly jobEntry?: string;
 }
@@ -49,6 +51,6 @@ export class AdaptiveBackfillExampleStack extends Stack {
     }
     const vpc = props.vpcId ? ec2.Vpc.fromLookup(this, 'Vpc', { vpcId: props.vpcId }) : undefined;
     const securityGroups = props.securityGroupId ? [ec2.SecurityGroup.fromSecurityGroupId(this, 'DatabaseClients', props.securityGroupId)] : undefined;
-    this.backfill = new AdaptiveBackfill(this, 'Backfill', { jobEntry: props.jobEntry ?? DEMO_JOB, databaseSecret, vpc, securityGroups });
+    this.backfill = new AdaptiveBackfill(this, 'Backfill', { jobEntry: props.jobEntry ?? DEMO_JOB, databaseSecret, vpc, securityGroups, dashboard: props.dashboard });
   }
 }

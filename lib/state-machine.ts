@@ -27,6 +27,9 @@ export const STATES = {
   continued: 'ContinuedAsNew',
 } as const;
 
+/** LocalStack's name for a Lambda API error of a Task whose Resource is the function's ARN (docs/localstack.md). */
+export const LOCALSTACK_LAMBDA_API_ERROR = 'Exception';
+
 /** The completion event: source and detail-type, for EventBridge rules. Its detail is the run's outcome. */
 export const COMPLETION_EVENT = { source: 'adaptive-backfill', detailType: 'Backfill Run Finished' } as const;
 
@@ -65,6 +68,11 @@ export function buildBackfillDefinition(scope: Construct, fns: BackfillFunctions
       defaults: options.defaults ?? {},
     }),
   });
+
+  // LocalStack names a Lambda API error (throttling, a service error) `Exception` where Resource is the function's
+  // ARN, as here, so CDK's Lambda.* retrier never matches there: this one gives it the same tries. No function of
+  // this project raises an error of that name; its input errors (InvalidInputError) still fail at once.
+  init.addRetry({ errors: [LOCALSTACK_LAMBDA_API_ERROR], interval: Duration.seconds(2), maxAttempts: 6, backoffRate: 2 });
 
   const probe = new tasks.LambdaInvoke(scope, STATES.probe, {
     comment: 'Read the operator\'s flags and knobs, probe Postgres health, and let the controller decide: proceed (with a batch size), back off, pause, or halt.',

@@ -34,6 +34,8 @@ export class ProgressReporter {
         // On AWS this goes to EventBridge; locally it is printed, one JSON line.
         this.print(`completion event: ${JSON.stringify({ source: event.event.source, 'detail-type': event.event.detailType, detail: event.event.detail })}`, true);
         return;
+      case 'execution':
+        return;
       case 'planned':
         this.planned = event.run.plannedItems;
         this.print(`run ${event.run.runId}: ${event.run.plannedItems} work items of up to ${event.run.settings.chunkSize} rows`, true);

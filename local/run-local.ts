@@ -29,7 +29,9 @@ export type RunEvent =
   | { readonly type: 'planned'; readonly run: RunContext }
   | { readonly type: 'decision'; readonly control: HealthProbeResult }
   | { readonly type: 'batch'; readonly stats: BatchStats }
-  | { readonly type: 'completion'; readonly event: CompletionEvent };
+  | { readonly type: 'completion'; readonly event: CompletionEvent }
+  /** One execution of the run ended, as DescribeExecution would tell it (the run goes on in `output.executionArn` after ContinuedAsNew). */
+  | { readonly type: 'execution'; readonly executionArn: string; readonly status: 'SUCCEEDED' | 'FAILED'; readonly output?: unknown; readonly error?: string; readonly cause?: string };
 
 export interface LocalRunOptions {
   readonly job: JobDefinition;
@@ -201,15 +203,18 @@ async function execute(
     const counting = (async () => {
       for await (const event of execution.eventLogs) if (event.type === 'StateEntered') stateTransitions += 1;
     })();
+    let ended: RunEvent & { type: 'execution' };
     try {
-      await execution.result;
+      ended = { type: 'execution', executionArn: executionArn(name), status: 'SUCCEEDED', output: await execution.result };
     } catch (error) {
       const cause = (error as { cause?: { name?: string; message?: string } }).cause;
       status = cause?.name === 'BackfillAborted' ? 'aborted' : 'failed';
       reason = cause ? `${cause.name}: ${cause.message}` : (error as Error).message;
       nextInput = undefined;
+      ended = { type: 'execution', executionArn: executionArn(name), status: 'FAILED', error: cause?.name ?? 'Error', cause: cause?.message ?? (error as Error).message };
     }
     await counting;
+    await emit(ended);
     input = nextInput;
   }
 

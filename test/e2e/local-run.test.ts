@@ -71,7 +71,7 @@ describe('the synthesized state machine, run by the embedded runtime', () => {
     // Init, then per batch ProbeHealth + Decide + ProcessBatch + Drained?, then AnnounceSucceeded and Finish.
     assert.equal(stateTransitions, 1 + 4 * batches + 2);
     assert.ok(durationMs > 0);
-    assert.deepStrictEqual([events[0], events[1], events[2], events.at(-2), events.at(-1)], ['database', 'planned', 'decision', 'batch', 'completion']);
+    assert.deepStrictEqual([events[0], events[1], events[2], events.at(-3), events.at(-2), events.at(-1)], ['database', 'planned', 'decision', 'batch', 'completion', 'execution']);
     const { finishedAt, executionId, ...detail } = completion!.detail;
     assert.deepStrictEqual([completion!.source, completion!.detailType, detail], ['adaptive-backfill', 'Backfill Run Finished', {
       runId: 'e2e-happy', job: 'demo-lowercase-email', status: 'succeeded', reason: 'drained: 20 items done, 0 dead-lettered', itemsPlanned: 20,
