@@ -21,10 +21,14 @@ async function pollUntil<T>(probe: () => Promise<T> | T, done: (value: T) => boo
   return value;
 }
 
-/** Holds the heartbeat row locked in another session until the canary has waited on it for `seconds` (by the server's clock). */
-async function holdHeartbeat(db: TestDatabase, other: pg.Client, seconds: number): Promise<number> {
+/** Locks the heartbeat row in another session (the canary's next commit waits on it). */
+async function lockHeartbeat(other: pg.Client): Promise<void> {
   await other.query('BEGIN');
   await other.query(`SELECT * FROM ${SCHEMA}.heartbeat WHERE id = 1 FOR UPDATE`);
+}
+
+/** Once a canary has waited on the locked heartbeat for `seconds` (by the server's clock), releases it; returns the wait seen. */
+async function releaseHeartbeatAfter(db: TestDatabase, other: pg.Client, seconds: number): Promise<number> {
   const waited = await pollUntil(async () => (await db.pool.query<{ waited: number | null }>(
     `SELECT max(EXTRACT(epoch FROM now() - l.waitstart))::float8 AS waited FROM pg_locks l JOIN pg_stat_activity a USING (pid)
      WHERE NOT l.granted AND a.query LIKE '%heartbeat SET beats%'`)).rows[0].waited ?? 0, (w) => w >= seconds, 400);
@@ -57,8 +61,9 @@ describe('the commit-latency canary on real Postgres', () => {
       memory = first.memory;
       for (let i = 0; i < 5; i += 1) memory = (await measure(memory)).memory;
       // Act: a commit held up 300 ms behind a lock on the heartbeat row (the server's clock says how long)
+      await lockHeartbeat(other);
       const held = measure(memory);
-      const waited = await holdHeartbeat(db, other, 0.3);
+      const waited = await releaseHeartbeatAfter(db, other, 0.3);
       const contended = await held;
       // ...then probes until the verdict clears (bounded)
       const cleared = await pollUntil(() => measure(contended.memory), (m) => m.verdict === 'ok', 100, 10);
@@ -79,7 +84,8 @@ describe('the commit-latency canary on real Postgres', () => {
     const sampler = await LatencySampler.start(db.pool, SCHEMA, settings, undefined);
     try {
       // Act: hold the heartbeat for 400 ms, reading the signal meanwhile; then wait for it to fall back
-      const holding = holdHeartbeat(db, other, 0.4);
+      await lockHeartbeat(other);
+      const holding = releaseHeartbeatAfter(db, other, 0.4);
       const risen = await pollUntil(() => sampler.signal(), (s) => s.canaryMs >= 300, 400, 5);
       await holding;
       const fallen = await pollUntil(() => sampler.signal(), (s) => s.canaryMs < 300, 400, 25);
