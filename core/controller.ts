@@ -1,5 +1,5 @@
 import { describeProblems, type HealthReport } from './health';
-import type { LatencyState } from './latency-controller';
+import { initialLatency, type LatencyState } from './latency-controller';
 import type { BatchLatency } from './latency-decision';
 import type { BackoffSettings, BatchSettings, RunSettings } from './settings';
 
@@ -73,6 +73,8 @@ export function initialControl(settings: RunSettings): ControlState {
     waitSeconds: 0,
     paceSeconds: 0,
     reason: 'starting',
+    // Present from the start, so every decision carries it (ProcessBatch reads $.control.latency).
+    latency: initialLatency(),
   };
 }
 
