@@ -112,7 +112,8 @@ export function makeStatusReport(inputs: StatusInputs): StatusReport {
     etaSeconds: moving && rate && rate.itemsPerSecond > 0 ? Math.ceil(outstanding / rate.itemsPerSecond) : null,
     batchSize: run.control?.batchSize ?? null,
     decision: run.control ? { action: run.control.action, reason: run.control.reason } : null,
-    ...(run.control?.latency ? { latency: pickLatency(run.control.latency) } : {}),
+    // Once a batch was steered (a SQL job with latency.enabled): the controller's last decision.
+    ...(run.control?.latency && run.control.latency.seq >= 0 ? { latency: pickLatency(run.control.latency) } : {}),
     health: run.lastHealth ? { verdict: run.lastHealth.verdict, probedAt: run.lastHealth.probedAt, notOk: run.lastHealth.checks.filter((c) => c.verdict !== 'ok') } : null,
     queue: inputs.queue,
     ...(inputs.queueNote ? { queueNote: inputs.queueNote } : {}),

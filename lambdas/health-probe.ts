@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { decide, NO_REQUESTS, type BatchStats, type ControlState } from '../core/controller';
 import type { HealthReport } from '../core/health';
-import type { JobDefinition } from '../core/job';
+import { isSqlJob, type JobDefinition } from '../core/job';
 import { assertHealthFitsJob } from '../core/job-health';
 import { resolveSettings, type RunSettings } from '../core/settings';
 import { calibrated, needsCalibration, withLatency } from '../core/latency-decision';
@@ -95,7 +95,8 @@ export function makeHealthProbeHandler(deps: HandlerDeps) {
  * keeps the baseline there was, and is logged.
  */
 async function calibrate(deps: HandlerDeps, pool: pg.Pool | undefined, settings: RunSettings, next: ControlState, log: (level: 'warn', message: string, data: Record<string, unknown>) => void): Promise<ControlState> {
-  if (!needsCalibration(settings, next) || !pool) return next;
+  // Only SQL jobs are steered inside the batch; a code job's run has no use for a baseline.
+  if (!isSqlJob(deps.job) || !needsCalibration(settings, next) || !pool) return next;
   try {
     const measured = await withinTimeLimit('calibrating the latency baseline', CALIBRATION_STEP_MS, () => calibrateCanary(pool, deps.bookkeepingSchema, settings.latency.calibrationSamples));
     return calibrated(next, measured.p90Ms, new Date().toISOString());

@@ -73,10 +73,8 @@ describe('steering a local run from other processes with the backfill command', 
       ['paused', true, false, { items: 20, done: 4, deadLettered: 0, outstanding: 16, percent: 20, rows: 400 }, { source: 'last-batch', visible: 16, inFlight: 0 }, 'pause', 1, null],
     );
     assert.deepStrictEqual([set.code, set.stdout.split('\n')[0]], [0, 'run cli-steer: live knobs batch.minSize=2 batch.maxSize=2 batch.initialSize=2 (read by its next probe)']);
-    assert.deepStrictEqual(human.stdout.trimEnd().split('\n').map((line) => line.slice(0, 11).trim()), ['run', 'progress', 'rate', 'batch', 'latency', 'health', 'queue', 'controls', 'knobs', 'executions', 'updated']);
+    assert.deepStrictEqual(human.stdout.trimEnd().split('\n').map((line) => line.slice(0, 11).trim()), ['run', 'progress', 'rate', 'batch', 'health', 'queue', 'controls', 'knobs', 'executions', 'updated']);
     assert.match(human.stdout, /^batch {7}2 items · last decision: pause: paused by the operator$/m);
-    // The in-batch latency controller's last decision, with its signal.
-    assert.match(human.stdout, /^latency {5}duty \d+% · pause \d+ ms · .*commit latency [\d.]+ ms vs .*u [\d.]+/m);
     assert.match(human.stdout, /^controls {4}PAUSED \(backfill resume to go on\) · no abort requested$/m);
     assert.deepStrictEqual([resumed.code, resumed.stdout.trim()], [0, 'run cli-steer: resumed. It goes on at its next probe, within 10s (pausePollSeconds).']);
     // Assess: the run lost nothing and did nothing twice; no batch ran while it was paused
