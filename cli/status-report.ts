@@ -1,8 +1,10 @@
+import type { LastError } from '../core/controller';
 import type { HealthCheckResult } from '../core/health';
 import { describeKnobs } from '../core/live-knobs';
 import type { RunSettingsOverrides } from '../core/settings';
 import type { BatchEntry, RunView } from '../db/controls';
 import type { ItemCounts } from '../db/items';
+import { describeStalled, leaseState, stalledSince, type Lease, type LeaseState } from '../db/lease';
 import type { RunTotals } from '../db/totals';
 
 /** Rate and ETA come from the batches of this last stretch of the run. */
@@ -34,6 +36,10 @@ export interface StatusReport {
     readonly percent: number | null;
     readonly rows: number;
   };
+  /** The run's latest item failure, its item and how many items share that error; null when none failed. */
+  readonly lastError: LastError | null;
+  /** Items done at least once (a code job's ok without ctx.withTransaction), not exactly once. */
+  readonly itemsAtLeastOnce: number;
   readonly rate: { readonly itemsPerSecond: number; readonly rowsPerSecond: number; readonly overSeconds: number } | null;
   /** Seconds to finish at the recent rate; null when the run is not moving (paused, finished, no rate yet). */
   readonly etaSeconds: number | null;
@@ -57,6 +63,10 @@ export interface StatusReport {
   };
   readonly updatedAt: string;
   readonly finishedAt: string | null;
+  /** Who works on the run (its lease), or null for a run with no lease (started before leases existed). */
+  readonly processor: { readonly holder: string; readonly heartbeatAt: string; readonly expiresAt: string; readonly state: LeaseState } | null;
+  /** The last heartbeat of a run that has not finished but that no processor works on any more; else null. */
+  readonly stalledSince: string | null;
 }
 
 export interface StatusInputs {
@@ -68,6 +78,7 @@ export interface StatusInputs {
   readonly queue: QueueView | null;
   readonly queueNote?: string;
   readonly execution?: { readonly status?: string; readonly consoleUrl?: string };
+  readonly lease?: Lease;
 }
 
 const MOVING = new Set(['running', 'backing-off']);
@@ -93,7 +104,8 @@ export function makeStatusReport(inputs: StatusInputs): StatusReport {
   // Runs planned before items were recorded have fewer item rows than planned items.
   const outstanding = Math.max(items.outstanding, total - settled - items.purged);
   const rate = recentRate(inputs.batches);
-  const moving = MOVING.has(run.status) && !run.paused;
+  const stalled = stalledSince(inputs.lease, run.status);
+  const moving = MOVING.has(run.status) && !run.paused && stalled === null;
   const current = run.executions.at(-1) ?? null;
   return {
     runId: run.runId,
@@ -108,6 +120,8 @@ export function makeStatusReport(inputs: StatusInputs): StatusReport {
       percent: run.plannedItems === null ? null : total === 0 ? 100 : round((100 * settled) / total, 1),
       rows: totals.rowsAffected,
     },
+    lastError: totals.lastError,
+    itemsAtLeastOnce: totals.itemsAtLeastOnce,
     rate,
     etaSeconds: moving && rate && rate.itemsPerSecond > 0 ? Math.ceil(outstanding / rate.itemsPerSecond) : null,
     batchSize: run.control?.batchSize ?? null,
@@ -123,6 +137,8 @@ export function makeStatusReport(inputs: StatusInputs): StatusReport {
     executions: { count: run.executions.length, current, ...(inputs.execution?.status ? { currentStatus: inputs.execution.status } : {}), ...(inputs.execution?.consoleUrl ? { consoleUrl: inputs.execution.consoleUrl } : {}) },
     updatedAt: run.updatedAt,
     finishedAt: run.finishedAt,
+    processor: inputs.lease ? { holder: inputs.lease.holder, heartbeatAt: inputs.lease.heartbeatAt, expiresAt: inputs.lease.expiresAt, state: leaseState(inputs.lease) } : null,
+    stalledSince: stalled,
   };
 }
 
@@ -153,8 +169,11 @@ function describeCheck(c: HealthCheckResult): string {
 export function formatStatusReport(r: StatusReport): string {
   const p = r.progress;
   const lines: Array<[string, string]> = [];
-  lines.push(['run', `${r.runId} · job ${r.job} · ${r.status}${r.reason ? ` (${r.reason})` : ''}`]);
+  const state = r.stalledSince ? `${describeStalled(r.stalledSince)}; last recorded ${r.status}` : r.status;
+  lines.push(['run', `${r.runId} · job ${r.job} · ${state}${r.reason ? ` (${r.reason})` : ''}`]);
   lines.push(['progress', `${p.percent === null ? 'not planned yet' : `${p.percent.toFixed(1)}%`} · ${n(p.done)} of ${n(p.items)} items done, ${n(p.deadLettered)} dead-lettered, ${n(p.outstanding)} to do · ${n(p.rows)} rows`]);
+  if (r.lastError) lines.push(['last error', `${r.lastError.error} · item ${r.lastError.dedupeKey ?? 'unknown'} · ${n(r.lastError.items)} item${r.lastError.items === 1 ? '' : 's'} with this error`]);
+  if (r.itemsAtLeastOnce > 0) lines.push(['semantics', `${n(r.itemsAtLeastOnce)} items done at least once (ok without ctx.withTransaction; see docs/reliability.md)`]);
   const eta = r.etaSeconds !== null ? ` · ETA ${formatDuration(r.etaSeconds)}` : r.paused ? ' · no ETA while paused' : '';
   lines.push(['rate', r.rate ? `${r.rate.itemsPerSecond} items/s · ${n(r.rate.rowsPerSecond)} rows/s (over the last ${formatDuration(r.rate.overSeconds)} of batches)${eta}` : 'no batch yet']);
   lines.push(['batch', r.batchSize === null ? 'no decision yet' : `${r.batchSize} items · last decision: ${r.decision!.action}: ${r.decision!.reason}`]);
@@ -172,21 +191,34 @@ export function formatStatusReport(r: StatusReport): string {
   lines.push(['knobs', knobs.length > 0 ? knobs.join(' ') : 'none (the run\'s settings)']);
   const e = r.executions;
   lines.push(['executions', `${e.count}${e.current ? ` · current ${e.current}${e.currentStatus ? ` (${e.currentStatus})` : ''}` : ''}${e.consoleUrl ? `\n${' '.repeat(12)}${e.consoleUrl}` : ''}`]);
+  if (r.processor) lines.push(['processor', describeProcessor(r)]);
   lines.push(['updated', `${r.updatedAt}${r.finishedAt ? ` · finished ${r.finishedAt}` : ''}`]);
   return lines.map(([label, text]) => `${label.padEnd(11)} ${text}`).join('\n');
 }
 
+/** The run's processor: who holds its lease and until when; for a stalled run, how to take it up again. */
+function describeProcessor(r: StatusReport): string {
+  const p = r.processor!;
+  const held = `${p.holder} · last heartbeat ${p.heartbeatAt}`;
+  if (p.state === 'live') return `${held} · lease until ${p.expiresAt}`;
+  if (!r.stalledSince) return `${held} · ${p.state}`;
+  const local = p.holder.startsWith('local:');
+  const gone = p.state === 'gone' ? 'its process is gone' : p.state === 'released' ? 'it exited' : `its lease lapsed at ${p.expiresAt}`;
+  const again = local ? `backfill run --local --job PATH --run-id ${r.runId}` : `backfill start --job ${r.job} --run-id ${r.runId}`;
+  return `${held} · ${gone}: nothing works on this run; ${again} takes it up again`;
+}
+
 /** One line per run for `backfill status` without a run. */
-export function formatRunList(rows: ReadonlyArray<{ readonly run: RunView; readonly items: ItemCounts }>): string {
+export function formatRunList(rows: ReadonlyArray<{ readonly run: RunView; readonly items: ItemCounts; readonly stalled?: boolean }>): string {
   if (rows.length === 0) return 'no runs yet';
   const width = Math.max(...rows.map((r) => r.run.runId.length), 'RUN'.length);
   const header = `${'RUN'.padEnd(width)}  ${'STATUS'.padEnd(11)}  PROGRESS  UPDATED                   JOB`;
   return [
     header,
-    ...rows.map(({ run, items }) => {
+    ...rows.map(({ run, items, stalled }) => {
       const total = Math.max(run.plannedItems ?? 0, items.recorded);
       const percent = run.plannedItems === null ? '-' : `${(total === 0 ? 100 : (100 * (items.done + items.dead)) / total).toFixed(1)}%`;
-      const status = run.paused && !['succeeded', 'failed', 'aborted'].includes(run.status) ? 'paused' : run.status;
+      const status = stalled ? 'stalled' : run.paused && !['succeeded', 'failed', 'aborted'].includes(run.status) ? 'paused' : run.status;
       return `${run.runId.padEnd(width)}  ${status.padEnd(11)}  ${percent.padStart(8)}  ${run.updatedAt.padEnd(24)}  ${run.job}`;
     }),
   ].join('\n');

@@ -18,8 +18,22 @@ export interface OperatorRequests {
 
 export const NO_REQUESTS: OperatorRequests = { paused: false, abortRequested: false };
 
+/** The latest item failure of a run: its error, the item it came from, and how many items failed with that very error. */
+export interface LastError {
+  readonly error: string;
+  /** The item's dedupe key (absent for a message that was not a work item). */
+  readonly dedupeKey: string | null;
+  /** Items of the run whose failures include this exact error. */
+  readonly items: number;
+}
+
 /** What one batch did, as the batch processor reports it. */
 export interface BatchStats {
+  /**
+   * Unique per report (the batch processor's batchId; BatchFailed makes one with States.UUID()). The controller
+   * remembers the last one it consumed and never decides twice on the same report (see decide()).
+   */
+  readonly batchId?: string;
   readonly received: number;
   readonly succeeded: number;
   readonly retried: number;
@@ -33,6 +47,8 @@ export interface BatchStats {
   readonly error?: string;
   /** The batch's duty cycle: pauses, samples, and whether a critical verdict stopped it (core/latency-decision.ts). */
   readonly latency?: BatchLatency;
+  /** Set when items failed in this batch: the run's latest item failure (see LastError). */
+  readonly lastError?: LastError;
 }
 
 /** The controller's state, carried by the state machine from one iteration to the next. */
@@ -55,7 +71,19 @@ export interface ControlState {
   readonly reason: string;
   /** The in-batch latency controller's state (duty cycle, baseline), carried batch to batch; set by withLatency. */
   readonly latency?: LatencyState;
+  /** The id of the last batch report consumed; a report with this id is stale (see decide()). */
+  readonly lastBatchId?: string;
+  /** Waits in a row for in-flight items (nothing visible yet); each one is longer, up to MAX_IN_FLIGHT_WAIT_SECONDS. */
+  readonly inFlightWaits: number;
+  /** Items settled in the batches this chain of executions reported: for the failure-ratio halt (failures.*). */
+  readonly itemsSucceeded: number;
+  readonly itemsDeadLettered: number;
+  /** The latest item error a batch reported, for the halt reason. */
+  readonly lastError?: string;
 }
+
+/** Waiting for in-flight items (a retry delay running out) doubles from 1 s up to this: seconds, not minutes. */
+export const MAX_IN_FLIGHT_WAIT_SECONDS = 8;
 
 /** Growth per step is capped so a lucky fast batch cannot make the next one huge. */
 export const MAX_GROWTH = 1.2;
@@ -75,7 +103,29 @@ export function initialControl(settings: RunSettings): ControlState {
     reason: 'starting',
     // Present from the start, so every decision carries it (ProcessBatch reads $.control.latency).
     latency: initialLatency(),
+    inFlightWaits: 0,
+    itemsSucceeded: 0,
+    itemsDeadLettered: 0,
   };
+}
+
+/**
+ * The batch report, if the controller has not consumed it yet; null when it is stale. A state machine only
+ * replaces $.lastBatch in ProcessBatch (or BatchFailed), so after a Backoff, Paused or a probe that did not
+ * proceed, the same report comes back: deciding on it again would wait for the same in-flight items forever, count
+ * the same failed batch twice, and grow the batch size twice from one timing. A report without an id is fresh.
+ */
+export function freshBatch(control: ControlState, last: BatchStats | null): BatchStats | null {
+  if (last === null) return null;
+  return last.batchId !== undefined && last.batchId === control.lastBatchId ? null : last;
+}
+
+/** The failure-ratio halt's reason, or undefined: more than haltRatio of at least minItems settled items were dead-lettered. */
+export function failureRatioProblem(settings: RunSettings, succeeded: number, deadLettered: number, lastError: string | undefined): string | undefined {
+  const settled = succeeded + deadLettered;
+  const { haltRatio, minItems } = settings.failures;
+  if (settled < minItems || deadLettered <= haltRatio * settled) return undefined;
+  return `${deadLettered} of ${settled} settled items were dead-lettered (more than failures.haltRatio ${haltRatio} after at least failures.minItems ${minItems}); last error: ${lastError ?? 'unknown'}`;
 }
 
 /** Full jitter: uniform in [1, min(cap, base * multiplier^attempt)], rounded up to whole seconds. */
@@ -111,22 +161,36 @@ export function paceSeconds(ratio: number, last: BatchStats | null, capSeconds: 
 export function decide(
   settings: RunSettings,
   control: ControlState,
-  last: BatchStats | null,
+  lastReport: BatchStats | null,
   report: HealthReport,
   requests: OperatorRequests = NO_REQUESTS,
   random: () => number = Math.random,
 ): ControlState {
+  // Decide on each batch report once: after a wait the same report comes back (see freshBatch).
+  const last = freshBatch(control, lastReport);
   const iteration = control.iteration + 1;
   const executionIterations = control.executionIterations + 1;
   const consecutiveFailures = last?.error ? control.consecutiveFailures + 1 : last ? 0 : control.consecutiveFailures;
-  const base = { ...control, iteration, executionIterations, consecutiveFailures, waitSeconds: 0, paceSeconds: 0 };
+  const itemsSucceeded = (control.itemsSucceeded ?? 0) + (last?.succeeded ?? 0);
+  const itemsDeadLettered = (control.itemsDeadLettered ?? 0) + (last?.deadLettered ?? 0);
+  const lastError = last?.lastError?.error ?? control.lastError;
+  const received = last !== null && last.received > 0;
+  const base: ControlState = {
+    ...control, iteration, executionIterations, consecutiveFailures, waitSeconds: 0, paceSeconds: 0,
+    lastBatchId: lastReport?.batchId ?? control.lastBatchId,
+    inFlightWaits: received ? 0 : control.inFlightWaits ?? 0,
+    itemsSucceeded, itemsDeadLettered,
+    ...(lastError !== undefined ? { lastError } : {}),
+  };
   if (requests.abortRequested) return { ...base, action: 'abort', reason: 'aborted by the operator' };
   if (consecutiveFailures >= settings.batch.maxConsecutiveFailures) {
     return { ...base, action: 'halt', reason: `${consecutiveFailures} batches in a row failed; last error: ${last?.error}` };
   }
+  const failing = failureRatioProblem(settings, itemsSucceeded, itemsDeadLettered, lastError);
+  if (failing) return { ...base, action: 'halt', reason: failing };
   if (control.executionIterations >= settings.continueAfter) {
     // The state machine starts a fresh execution with this state; its first probe decides again.
-    return { ...control, consecutiveFailures, action: 'continue', waitSeconds: 0, paceSeconds: 0, reason: `continuing as execution ${control.generation + 1} after ${control.executionIterations} iterations` };
+    return { ...base, iteration: control.iteration, executionIterations: control.executionIterations, action: 'continue', reason: `continuing as execution ${control.generation + 1} after ${control.executionIterations} iterations` };
   }
   let batchSize = last?.error ? Math.max(settings.batch.minSize, Math.floor(control.batchSize / 2)) : nextBatchSize(settings.batch, control.batchSize, last);
   if (requests.paused) {
@@ -148,8 +212,10 @@ export function decide(
   // Health is back: let the backoff exponent decay instead of snapping to zero.
   const backoffAttempt = Math.max(0, control.backoffAttempt - 1);
   if (last !== null && !last.error && last.received === 0 && !last.drained) {
-    // Nothing visible, but items are in flight (waiting out a retry delay): wait for them, no penalty.
-    return { ...base, batchSize, backoffAttempt, action: 'backoff', waitSeconds: 1, reason: `waiting for ${last.queue.inFlight} in-flight items` };
+    // Nothing visible, but items are in flight (waiting out a retry delay): wait for them, no penalty. The wait
+    // grows from 1 s while nothing comes back, and the next probe, seeing this report stale, runs a batch again.
+    const waitSeconds = Math.min(MAX_IN_FLIGHT_WAIT_SECONDS, 2 ** base.inFlightWaits);
+    return { ...base, batchSize, backoffAttempt, inFlightWaits: base.inFlightWaits + 1, action: 'backoff', waitSeconds, reason: `waiting for ${last.queue.inFlight} in-flight items` };
   }
   const cap = settings.backoff.maxSeconds;
   if (report.verdict === 'warning') {

@@ -49,3 +49,35 @@ export class TimeLimitError extends BackfillError {
     this.name = 'TimeLimitError';
   }
 }
+
+/** A code job's process() still running at its batch's deadline; what it was given goes back (see isolatePoison). */
+export class JobDeadlineError extends BatchFailedError {
+  public constructor(job: string) {
+    super(`job ${job} did not finish its batch before the deadline`);
+    this.name = 'JobDeadlineError';
+  }
+}
+
+/** Another processor holds the run's lease (a second process or execution on one run): this one refuses to start. */
+export class LeaseHeldError extends BackfillError {
+  public constructor(message: string) {
+    super(message);
+    this.name = 'LeaseHeldError';
+  }
+}
+
+/** This processor's lease on the run was taken over (it stalled past the expiry): it stops rather than work on. */
+export class LeaseLostError extends BackfillError {
+  public constructor(message: string) {
+    super(message);
+    this.name = 'LeaseLostError';
+  }
+}
+
+/** The database could not be reached, or its session was cut (a restart, a failover): Init is tried again later. */
+export class DatabaseUnavailableError extends BackfillError {
+  public constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DatabaseUnavailableError';
+  }
+}

@@ -29,6 +29,11 @@ export interface ParsedExecutionInput {
   readonly runId: string;
   readonly overrides: RunSettingsOverrides;
   readonly carry?: Carry;
+  /**
+   * A continuation's parent execution (Step Functions' AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID, with carry): Init
+   * takes the run's lease over from it.
+   */
+  readonly parentExecutionId?: string;
 }
 
 export const NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,79}$/;
@@ -59,7 +64,11 @@ export function parseExecutionInput(raw: unknown, executionName: string): Parsed
   const overrides = validateOverrides('input', knobs);
   if (carry === undefined) return { jobName: input.job, runId, overrides };
   if (input.runId === undefined) throw new InvalidInputError('runId', 'is required with carry (the run being continued)');
-  return { jobName: input.job, runId, overrides, carry: parseCarry(carry) };
+  const parent = input[LINEAGE];
+  if (parent !== undefined && (typeof parent !== 'string' || parent === '')) {
+    throw new InvalidInputError(LINEAGE, `must be the ARN of the execution that started this one; got ${JSON.stringify(parent)}`);
+  }
+  return { jobName: input.job, runId, overrides, carry: parseCarry(carry), ...(parent !== undefined ? { parentExecutionId: parent } : {}) };
 }
 
 /**

@@ -37,6 +37,17 @@ export interface BackoffSettings {
   readonly maxTotalSeconds: number;
 }
 
+/**
+ * When a run halts because most of its items fail (GitLab fails a batched background migration when more than 50%
+ * of its jobs fail, after at least 50): the dead-lettered share of the settled items (done + dead-lettered).
+ */
+export interface FailureSettings {
+  /** Halt once more than this share of the settled items were dead-lettered; 1 never halts. */
+  readonly haltRatio: number;
+  /** ...but only after at least this many items were settled. */
+  readonly minItems: number;
+}
+
 export interface RunSettings {
   readonly chunkSize: number;
   /**
@@ -49,6 +60,7 @@ export interface RunSettings {
   readonly batch: BatchSettings;
   readonly degraded: DegradedSettings;
   readonly backoff: BackoffSettings;
+  readonly failures: FailureSettings;
   readonly health: HealthSettings;
   /** The foreground-latency budget and the in-batch sampler (core/latency-settings.ts). */
   readonly latency: LatencySettings;
@@ -73,6 +85,7 @@ export const DEFAULT_SETTINGS: RunSettings = {
   batch: { initialSize: 4, minSize: 1, maxSize: 200, targetSeconds: 2, maxConsecutiveFailures: 5, niceRatio: 0 },
   degraded: { sizeFactor: 0.5, niceRatio: 1 },
   backoff: { baseSeconds: 1, maxSeconds: 120, multiplier: 2, maxTotalSeconds: 3600 },
+  failures: { haltRatio: 0.5, minItems: 50 },
   health: DEFAULT_HEALTH_SETTINGS,
   latency: DEFAULT_LATENCY_SETTINGS,
 };
@@ -122,6 +135,10 @@ export const RULES = {
     maxSeconds: { min: 1, max: 86_400, integer: true },
     multiplier: { min: 1, max: 10, integer: false },
     maxTotalSeconds: { min: 1, max: 31_536_000, integer: true },
+  },
+  failures: {
+    haltRatio: { min: 0, max: 1, integer: false },
+    minItems: { min: 1, max: 100_000_000, integer: true },
   },
   health: HEALTH_RULES,
   latency: LATENCY_RULES,

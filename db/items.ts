@@ -8,9 +8,9 @@ import type { WorkItem } from '../core/work-item';
  * final and it was not redriven since), purged, or still to do. The embedded runtime rebuilds its in-memory queues
  * from them when a run is started again; on AWS the queues themselves persist.
  */
-export async function recordItems(pool: pg.Pool, schema: string, items: readonly WorkItem[]): Promise<number> {
+export async function recordItems(db: pg.Pool | pg.PoolClient, schema: string, items: readonly WorkItem[]): Promise<number> {
   if (items.length === 0) return 0;
-  const { rowCount } = await pool.query(
+  const { rowCount } = await db.query(
     `INSERT INTO ${quoteIdentifier(schema)}.items (run_id, dedupe_key, body)
      SELECT i->>'runId', i->>'dedupeKey', i FROM jsonb_array_elements($1::jsonb) AS i
      ON CONFLICT (run_id, dedupe_key) DO NOTHING`,

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { quoteIdentifier } from '../core/identifiers';
 import { readHistory, type HistoryEntry } from './history';
+import { readLeaseIfAny, stalledSince } from './lease';
 import type { RunStatus } from './runs';
 import { readRunTotals, type RunTotals } from './totals';
 
@@ -17,6 +18,8 @@ export interface ReportRun {
   readonly executions: readonly string[];
   readonly createdAt: string;
   readonly finishedAt: string | null;
+  /** The last heartbeat of an unfinished run no processor works on any more (lease.ts stalledSince); else null. */
+  readonly stalledSince?: string | null;
 }
 
 /** Everything a report is made from: the same for a local run and a run on AWS. */
@@ -28,9 +31,11 @@ export interface ReportSource {
 
 /** What the HTML report is made from: the run's row, its totals and its history; undefined when there is no such run. */
 export async function readReportSource(pool: pg.Pool, schema: string, runId: string): Promise<ReportSource | undefined> {
-  const run = await readReportRun(pool, schema, runId);
-  if (!run) return undefined;
-  const [totals, history] = await Promise.all([readRunTotals(pool, schema, runId), readHistory(pool, schema, runId)]);
+  const row = await readReportRun(pool, schema, runId);
+  if (!row) return undefined;
+  const [totals, history, lease] = await Promise.all([readRunTotals(pool, schema, runId), readHistory(pool, schema, runId), readLeaseIfAny(pool, schema, runId)]);
+  const stalled = stalledSince(lease, row.status);
+  const run = stalled === null ? row : { ...row, stalledSince: stalled };
   return { run, totals, history };
 }
 

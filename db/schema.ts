@@ -12,6 +12,7 @@ import { withTransaction } from './pool';
  * - history: the run's timeline: every decision (with its health report) and every batch.
  * - items: every work item a run was given (see items.ts), so the embedded runtime can rebuild its queues.
  * - heartbeat: one row, updated by the commit-latency canary (db/latency/canary.ts).
+ * - leases: the one processor (local process or AWS execution) working on each run, with its heartbeat (lease.ts).
  */
 export async function ensureBookkeeping(pool: pg.Pool, schema: string): Promise<void> {
   const s = quoteIdentifier(schema);
@@ -46,6 +47,8 @@ export async function ensureBookkeeping(pool: pg.Pool, schema: string): Promise<
       rows_affected bigint NOT NULL,
       done_at timestamptz NOT NULL DEFAULT now(),
       PRIMARY KEY (run_id, dedupe_key))`);
+    // Done by a code job's `ok` without ctx.withTransaction, recorded after the fact (db/at-least-once.ts).
+    await client.query(`ALTER TABLE ${s}.done_items ADD COLUMN IF NOT EXISTS at_least_once boolean NOT NULL DEFAULT false`);
     await client.query(`CREATE TABLE IF NOT EXISTS ${s}.failures (
       id bigserial PRIMARY KEY,
       run_id text NOT NULL,
@@ -75,5 +78,19 @@ export async function ensureBookkeeping(pool: pg.Pool, schema: string): Promise<
     await client.query(`CREATE INDEX IF NOT EXISTS failures_item ON ${s}.failures (run_id, dedupe_key) WHERE final`);
     await client.query(`CREATE TABLE IF NOT EXISTS ${s}.heartbeat (id integer PRIMARY KEY, beats bigint NOT NULL, beat_at timestamptz NOT NULL)`);
     await client.query(`INSERT INTO ${s}.heartbeat (id, beats, beat_at) VALUES (1, 0, now()) ON CONFLICT DO NOTHING`);
+    // Overlapping work (overlaps.ts): recorded ranges are found by intersection, and done items carry their range.
+    await client.query(`CREATE INDEX IF NOT EXISTS items_range ON ${s}.items USING gist ((numrange((body->'range'->>'lo')::numeric, (body->'range'->>'hi')::numeric))) WHERE body ? 'range'`);
+    await client.query(`ALTER TABLE ${s}.done_items ADD COLUMN IF NOT EXISTS lo numeric, ADD COLUMN IF NOT EXISTS hi numeric`);
+    await client.query(`CREATE INDEX IF NOT EXISTS done_items_lo ON ${s}.done_items (run_id, lo) WHERE lo IS NOT NULL`);
+    // One active processor per run (lease.ts): who holds it, its heartbeat, when it lapses.
+    await client.query(`CREATE TABLE IF NOT EXISTS ${s}.leases (
+      run_id text PRIMARY KEY,
+      holder text NOT NULL,
+      host text,
+      pid integer,
+      acquired_at timestamptz NOT NULL,
+      heartbeat_at timestamptz NOT NULL,
+      expires_at timestamptz NOT NULL,
+      released_at timestamptz)`);
   });
 }

@@ -1,22 +1,26 @@
 import { randomUUID } from 'node:crypto';
 import type { Message } from '@aws-sdk/client-sqs';
 import type { BatchStats } from '../core/controller';
-import { BatchFailedError, MalformedWorkItemError } from '../core/errors';
+import { BatchFailedError, LeaseLostError, MalformedWorkItemError } from '../core/errors';
 import { isSqlJob, type JobContext } from '../core/job';
 import { initialLatency, isLatencyState, type LatencyState } from '../core/latency-controller';
 import type { RunSettings } from '../core/settings';
 import { LatencySampler } from '../db/latency/sampler';
-import { parseWorkItem, type WorkItem } from '../core/work-item';
-import { recordFailures, type FailureRecord } from '../db/failures';
+import { parseWorkItem } from '../core/work-item';
+import { readDoneKeys, recordDoneAfterTheFact } from '../db/done-items';
+import { recordFailures } from '../db/failures';
+import { releaseLease, renewLease } from '../db/lease';
+import { readLastError } from '../db/totals';
 import { flushBatch, recordRunStatus } from '../db/runs';
 import { runItemTransaction } from '../db/item-transaction';
 import { asQueryable, type Pool } from '../db/pool';
 import { deadLetter, deleteMessages, handBackUncharged, queueDepth, receiveCount, receiveMessages, releaseMessages } from '../queue/work-queue';
 import type { HandlerDeps, RunContext } from './deps';
+import { leaseOf } from './lease';
 import { makeOutcome, type RunOutcome } from './outcome';
-import { retryDelaySeconds, settle, triage, type BatchOutcome, type ParsedMessage, type RunnableMessage, type Triage } from './settle';
+import { retryDelaySeconds, settle, triage, type ParsedMessage, type RunnableMessage, type Triage } from './settle';
+import { asError, runJob, type JobRun } from './run-job';
 import { BatchSteering } from './steering';
-import { runJob } from './run-job';
 import { recordBatchFailed, recordBatchMetrics, silentTelemetry } from './telemetry';
 
 export interface BatchProcessorEvent {
@@ -54,6 +58,7 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
     const deadline = started + remainingMs - settleMarginMs(remainingMs);
     const { run } = event;
     const pool = await deps.getPool();
+    await renewRunLease(deps, pool, run, event.executionId);
     let messages: Message[];
     try {
       messages = await receiveMessages(deps.sqs, deps.queueUrl, event.batchSize, deps.receiveWaitSeconds);
@@ -64,49 +69,84 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
     // Settled before the job runs, so a batch that fails as a whole still leaves them in the DLQ with their reason.
     const staleUnneeded = await settleUnneeded(deps, pool, run.runId, sorted);
     const valid = sorted.toRun;
-    let outcomes: readonly BatchOutcome[];
     const abort = new AbortController();
     const abortAtDeadline = setTimeout(() => abort.abort(), Math.max(0, deadline - Date.now()));
-    const steering = await startSteering(deps, pool, run.settings, event.latency, valid.length);
+    // The dedupe keys withTransaction claimed (or found done), with the rows this batch changed under each: an
+    // `ok` without one is at-least-once (see below); a key done twice while isolating poison counts its rows once.
+    const claimed = new Map<string, number>();
+    // Items recorded done already (a duplicate delivery, a redelivery after a crash) are not run again: they settle
+    // as done. This is what keeps a code job's `ok` without withTransaction from repeating its effect on a later
+    // delivery; withTransaction would find them done anyway.
+    const done = await readDoneKeys(pool, deps.bookkeepingSchema, run.runId, valid.map((p) => p.item.dedupeKey));
+    for (const key of done) claimed.set(key, 0);
+    let jobRun: JobRun;
+    const steering = await startSteering(deps, pool, run.settings, event.latency, valid.length - done.size);
     try {
-      outcomes = await runJob(deps.job, valid.map((p) => p.item), makeJobContext(pool, deps.bookkeepingSchema, run.runId, deadline, abort.signal), steering);
+      // Never throws over the job: a code job's throw is isolated to its items (isolatePoison), a SQL range's error
+      // is that range's. What else throws (the database, SQS) fails the batch: its messages come back after their
+      // visibility timeout, and BatchFailed hands the error to the controller.
+      const toRun = valid.filter((p) => !done.has(p.item.dedupeKey));
+      const ran = await runJob(deps.job, toRun.map((p) => p.item), makeJobContext(pool, deps.bookkeepingSchema, run.runId, deadline, abort.signal, claimed), steering);
+      const byMessage = new Map(toRun.map((p, i) => [p.message, ran.outcomes[i]]));
+      jobRun = { ...ran, outcomes: valid.map((p) => byMessage.get(p.message) ?? { status: 'ok', rowsAffected: 0 }) };
     } catch (error) {
       await steering?.finish(batchId, 0).catch(() => undefined);
-      // The batch failed as a whole: its items become visible again after their delay; the run goes on.
-      const cleanupErrors = await releaseFailedBatch(deps, pool, run.runId, valid, error);
-      const e = asError(error);
-      telemetry.log('error', 'batch failed', { runId: run.runId, batchId, items: valid.length, deadLettered: sorted.malformed, ...(sorted.foreign > 0 ? { foreign: sorted.foreign } : {}), error: e.message, stack: e.stack });
-      // The job's error stays the one thrown: a failing cleanup is logged, never put in its place.
-      for (const cleanup of cleanupErrors) telemetry.log('error', 'settling the failed batch failed', { runId: run.runId, batchId, step: cleanup.step, error: cleanup.error.message, stack: cleanup.error.stack });
-      recordBatchFailed(telemetry, sorted.malformed);
-      telemetry.flush();
-      throw new BatchFailedError(`batch of ${valid.length} items failed: ${e.message}`, { cause: error });
+      throw error;
     } finally {
       clearTimeout(abortAtDeadline);
     }
+    if (jobRun.incomplete) {
+      telemetry.log('error', 'batch failed', { runId: run.runId, batchId, items: valid.length, error: jobRun.incomplete });
+      recordBatchFailed(telemetry);
+    }
 
-    const settlement = settle(run.runId, valid, outcomes, deps.maxReceiveCount);
-    const latency = steering ? await steering.finish(batchId, settlement.handBack.length) : undefined;
-    // Dead letters are copied before their originals are deleted, and effects are made durable before any
-    // delete: a crash in between can duplicate a message, never lose one.
-    await Promise.all(settlement.deadLetters.map((d) => deadLetter(deps.sqs, deps.deadLetterQueueUrl, d.message, d.reason)));
-    await recordFailures(pool, deps.bookkeepingSchema, settlement.failures);
+    const { outcomes } = jobRun;
+    const settlement = settle(run.runId, valid, outcomes, deps.maxReceiveCount, deps.receivesPerRelease);
+    const latency = steering ? await steering.finish(batchId, settlement.untried.length) : undefined;
+    // `ok` from a code job that never called ctx.withTransaction for the item: its effect ran outside the dedupe
+    // claim, so it is recorded done now, marked at-least-once (a redelivery before this point runs it again).
+    const atLeastOnce = [...new Map(valid.flatMap((p, i) => {
+      const outcome = outcomes[i];
+      return outcome.status === 'ok' && !claimed.has(p.item.dedupeKey) ? [[p.item.dedupeKey, { runId: run.runId, dedupeKey: p.item.dedupeKey, rowsAffected: outcome.rowsAffected ?? 0 }] as const] : [];
+    })).values()];
+    // Each key's rows once: a batch may hold two deliveries of one item.
+    const okKeys = new Set(valid.flatMap((p, i) => (outcomes[i].status === 'ok' ? [p.item.dedupeKey] : [])));
+    const rowsAffected = [...okKeys].reduce((n, key) => n + (claimed.get(key) ?? 0), 0) + atLeastOnce.reduce((n, d) => n + d.rowsAffected, 0);
     const deadLettered = sorted.malformed + settlement.deadLettered;
-    const entry = messages.length === 0 ? undefined : {
-      batchId,
-      batchSize: event.batchSize,
-      received: messages.length,
-      succeeded: settlement.succeeded,
-      retried: settlement.retries.length,
-      deadLettered,
-      ...(sorted.foreign > 0 ? { foreign: sorted.foreign } : {}),
-      rowsAffected: settlement.rowsAffected,
-      durationMs: Date.now() - started,
-      ...(latency ? { latency: { duty: latency.state.duty, pauseMs: latency.state.pauseMs, u: latency.state.u, zone: latency.state.zone, signalMs: latency.state.signalMs, baselineMs: latency.state.baselineMs, reason: latency.state.reason, pausedMs: latency.pausedMs, samples: latency.samples, ...(latency.stopped ? { stopped: latency.stopped } : {}) } } : {}),
-    };
-    await flushBatch(pool, deps.bookkeepingSchema, run.runId, entry);
-    const stale = staleUnneeded + (await deleteMessages(deps.sqs, deps.queueUrl, settlement.done)) + (await releaseMessages(deps.sqs, deps.queueUrl, settlement.retries))
-      + (settlement.handBack.length > 0 ? await handBackUncharged(deps.sqs, deps.queueUrl, settlement.handBack) : 0);
+    let lastError: Awaited<ReturnType<typeof readLastError>> = null;
+    try {
+      // Dead letters are copied before their originals are deleted, and effects are made durable before any
+      // delete: a crash in between can duplicate a message, never lose one.
+      await Promise.all(settlement.deadLetters.map((d) => deadLetter(deps.sqs, deps.deadLetterQueueUrl, d.message, d.reason)));
+      await recordFailures(pool, deps.bookkeepingSchema, settlement.failures);
+      await recordDoneAfterTheFact(pool, deps.bookkeepingSchema, atLeastOnce);
+      lastError = settlement.failures.length > 0 ? await readLastError(pool, deps.bookkeepingSchema, run.runId) : null;
+      const entry = messages.length === 0 ? undefined : {
+        batchId,
+        batchSize: event.batchSize,
+        received: messages.length,
+        succeeded: settlement.succeeded,
+        retried: settlement.retries.length,
+        deadLettered,
+        ...(sorted.foreign > 0 ? { foreign: sorted.foreign } : {}),
+        ...(settlement.untried.length > 0 ? { untried: settlement.untried.length } : {}),
+        ...(atLeastOnce.length > 0 ? { atLeastOnce: atLeastOnce.length } : {}),
+        rowsAffected,
+        durationMs: Date.now() - started,
+        ...(jobRun.incomplete ? { error: jobRun.incomplete } : {}),
+        ...(lastError ? { lastError } : {}),
+        ...(latency ? { latency: { duty: latency.state.duty, pauseMs: latency.state.pauseMs, u: latency.state.u, zone: latency.state.zone, signalMs: latency.state.signalMs, baselineMs: latency.state.baselineMs, reason: latency.state.reason, pausedMs: latency.pausedMs, samples: latency.samples, ...(latency.stopped ? { stopped: latency.stopped } : {}) } } : {}),
+      };
+      await flushBatch(pool, deps.bookkeepingSchema, run.runId, entry);
+    } catch (error) {
+      // The database went away while the batch was settled (a restart): nothing is deleted, since the effects may
+      // not be durable; every item comes back after its delay (done ones are skipped by their claimed dedupe key).
+      throw await unsettledBatch(deps, valid, 'settling the batch failed', error);
+    }
+    const stale = staleUnneeded
+      + (await deleteMessages(deps.sqs, deps.queueUrl, settlement.done))
+      + (await releaseMessages(deps.sqs, deps.queueUrl, settlement.retries))
+      + (await handBackUncharged(deps.sqs, deps.queueUrl, settlement.untried));
     // Redelivered to another processor while this batch ran: that processor settles them (their effects are claimed).
     if (stale > 0) telemetry.log('warn', 'messages received again during the batch', { runId: run.runId, batchId, stale });
 
@@ -118,10 +158,13 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
       succeeded: settlement.succeeded,
       retried: settlement.retries.length,
       deadLettered,
-      rowsAffected: settlement.rowsAffected,
+      rowsAffected,
       durationMs: Date.now() - started,
       queue: { visible: depth.visible, inFlight: depth.inFlight + depth.delayed },
       drained,
+      // The batch ran, but its failing items could not all be isolated in time: the controller shrinks the next.
+      ...(jobRun.incomplete ? { error: jobRun.incomplete } : {}),
+      ...(lastError ? { lastError } : {}),
       ...(latency ? { latency } : {}),
     };
     telemetry.log('info', 'batch', { runId: run.runId, ...stats });
@@ -131,8 +174,34 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
     const outcome = await makeOutcome(pool, deps.bookkeepingSchema, run, 'succeeded', 'the work queue is drained', event.executionId);
     const reason = `drained: ${outcome.itemsSucceeded} items done, ${outcome.itemsDeadLettered} dead-lettered`;
     await recordRunStatus(pool, deps.bookkeepingSchema, run.runId, 'succeeded', reason);
+    // The run's work is done: its lease is free for the next start at once.
+    await releaseLease(pool, deps.bookkeepingSchema, run.runId, leaseOf(deps, event.executionId, run.settings).holder.holder);
     return { ...stats, outcome: { ...outcome, reason } };
   };
+}
+
+/**
+ * Renews the run's lease before anything is received, for the batch and the probe after it. Another processor
+ * holding it now stops this execution (LeaseLostError); a database that cannot be reached fails the batch.
+ */
+async function renewRunLease(deps: HandlerDeps, pool: Pool, run: RunContext, executionId: string): Promise<void> {
+  const lease = leaseOf(deps, executionId, run.settings);
+  try {
+    await renewLease(pool, deps.bookkeepingSchema, run.runId, lease.holder, lease.ttlSeconds);
+  } catch (error) {
+    if (error instanceof LeaseLostError) throw error;
+    throw new BatchFailedError(`renewing the run's lease failed, nothing was received: ${asError(error).message}`, { cause: error });
+  }
+}
+
+/**
+ * The error for a batch whose bookkeeping failed (its database went away): its items are handed back to the
+ * queue, each after its retry delay, rather than left invisible for the whole visibility timeout.
+ */
+async function unsettledBatch(deps: HandlerDeps, valid: readonly RunnableMessage[], step: string, error: unknown): Promise<BatchFailedError> {
+  const released = await releaseMessages(deps.sqs, deps.queueUrl, valid.map((p) => ({ message: p.message, delaySeconds: retryDelaySeconds(receiveCount(p.message)) })))
+    .then(() => '', (release: unknown) => `; releasing its messages failed too (they come back after the visibility timeout): ${asError(release).message}`);
+  return new BatchFailedError(`${step}, its ${valid.length} items come back: ${asError(error).message}${released}`, { cause: error });
 }
 
 /**
@@ -140,7 +209,7 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
  * last decision carried. A sampler that cannot start leaves the batch unsteered for once, and says so in the log.
  */
 async function startSteering(deps: HandlerDeps, pool: Pool, settings: RunSettings, state: LatencyState | undefined, items: number): Promise<BatchSteering | undefined> {
-  if (!settings.latency?.enabled || !isSqlJob(deps.job) || items === 0) return undefined;
+  if (!settings.latency?.enabled || !isSqlJob(deps.job) || items <= 0) return undefined;
   try {
     const sampler = await LatencySampler.start(pool, deps.bookkeepingSchema, settings, deps.job.source?.table);
     return new BatchSteering(settings, sampler, isLatencyState(state) ? state : initialLatency());
@@ -171,33 +240,11 @@ async function settleUnneeded(deps: HandlerDeps, pool: Pool, runId: string, sort
   return deleteMessages(deps.sqs, deps.queueUrl, sorted.deadLetters.map((d) => d.message));
 }
 
-/**
- * Hands a failed batch's items back, each after its delay, and records the job's error against each. Both steps
- * are tried whatever the other does; what fails is returned for the log, so the job's own error stays the one thrown.
- */
-async function releaseFailedBatch(deps: HandlerDeps, pool: Pool, runId: string, valid: readonly RunnableMessage[], error: unknown): Promise<Array<{ step: string; error: Error }>> {
-  const steps = {
-    'releasing its messages': async () => releaseMessages(deps.sqs, deps.queueUrl, valid.map((p) => ({ message: p.message, delaySeconds: retryDelaySeconds(receiveCount(p.message)) }))),
-    'recording its failures': async () => recordFailures(pool, deps.bookkeepingSchema, valid.map((p) => failureOf(runId, p.message, p.item, error, receiveCount(p.message) >= deps.maxReceiveCount))),
+function makeJobContext(pool: Pool, schema: string, runId: string, deadline: number, signal: AbortSignal, claimed: Map<string, number>): JobContext {
+  const withTransaction: JobContext['withTransaction'] = async (item, fn) => {
+    const outcome = await runItemTransaction(pool, schema, item, fn, deadline - Date.now());
+    if (outcome.status === 'ok') claimed.set(item.dedupeKey, (claimed.get(item.dedupeKey) ?? 0) + (outcome.duplicate ? 0 : outcome.rowsAffected ?? 0));
+    return outcome;
   };
-  const results = await Promise.allSettled(Object.values(steps).map((step) => step()));
-  return Object.keys(steps).flatMap((step, i) => {
-    const result = results[i];
-    return result.status === 'rejected' ? [{ step, error: asError(result.reason) }] : [];
-  });
-}
-
-/** Anything thrown, as an Error (a job may throw a string, or nothing at all). */
-function asError(thrown: unknown): Error {
-  return thrown instanceof Error ? thrown : new Error(String(thrown));
-}
-
-function failureOf(runId: string, message: Message, item: WorkItem, error: unknown, final: boolean): FailureRecord {
-  const e = asError(error);
-  return { runId, dedupeKey: item.dedupeKey, messageId: message.MessageId, attempt: receiveCount(message), error: e.message, stack: e.stack, final };
-}
-
-function makeJobContext(pool: Pool, schema: string, runId: string, deadline: number, signal: AbortSignal): JobContext {
-  const withTransaction: JobContext['withTransaction'] = (item, fn) => runItemTransaction(pool, schema, item, fn, deadline - Date.now());
   return { runId, db: asQueryable(pool), deadline, signal, withTransaction, withItemTransaction: withTransaction };
 }

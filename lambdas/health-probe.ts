@@ -8,9 +8,12 @@ import { calibrated, needsCalibration, withLatency } from '../core/latency-decis
 import { recordDecision } from '../db/history';
 import { calibrateCanary } from '../db/latency/canary';
 import { probeHealth, unprobedResult, type ProbeMemory } from '../db/health-probe';
+import { LeaseLostError } from '../core/errors';
+import { releaseLease, renewLease } from '../db/lease';
 import { readRunControls, type RunControls, type RunStatus } from '../db/runs';
 import { readRunTotals } from '../db/totals';
 import type { HandlerDeps, RunContext } from './deps';
+import { leaseOf } from './lease';
 import { makeOutcomeAnyway, type RunOutcome } from './outcome';
 import { BOOKKEEPING_STEP_MS, CALIBRATION_STEP_MS, withinTimeLimit } from './probe-timing';
 import { recordDecisionMetrics, silentTelemetry } from './telemetry';
@@ -51,7 +54,7 @@ export function makeHealthProbeHandler(deps: HandlerDeps) {
   const telemetry = deps.telemetry ?? silentTelemetry;
   return async (event: HealthProbeEvent): Promise<HealthProbeResult> => {
     const { run } = event;
-    const read = await readControls(deps, run.runId);
+    const read = await readControls(deps, run, event.executionId);
     const { pool } = read;
     const controls = 'controls' in read ? read.controls : undefined;
     if ('error' in read) telemetry.log('warn', 'run controls not read', { runId: run.runId, error: read.error.message });
@@ -71,13 +74,17 @@ export function makeHealthProbeHandler(deps: HandlerDeps) {
       : undefined;
     const control = { ...next, reason };
     try {
-      await bookkeeping('recording the decision', pool, (p) => recordDecision(p, deps.bookkeepingSchema, run.runId, {
-        status,
-        reason,
-        health: report,
-        control,
-        entry: { iteration: next.iteration, action: next.action, batchSize: next.batchSize, waitSeconds: next.waitSeconds, paceSeconds: next.paceSeconds, reason, health: report, lastBatch: event.lastBatch, execution: event.executionId, ...(next.latency ? { latency: next.latency } : {}) },
-      }));
+      await bookkeeping('recording the decision', pool, async (p) => {
+        await recordDecision(p, deps.bookkeepingSchema, run.runId, {
+          status,
+          reason,
+          health: report,
+          control,
+          entry: { iteration: next.iteration, action: next.action, batchSize: next.batchSize, waitSeconds: next.waitSeconds, paceSeconds: next.paceSeconds, reason, health: report, lastBatch: event.lastBatch, execution: event.executionId, ...(next.latency ? { latency: next.latency } : {}) },
+        });
+        // The run's work ends here (halt, abort): its lease is free for the next start at once.
+        if (ended) await releaseLease(p, deps.bookkeepingSchema, run.runId, leaseOf(deps, event.executionId, settings).holder.holder);
+      });
     } catch (error) {
       // The decision still drives the state machine; only its history entry is missing.
       telemetry.log('warn', 'decision not recorded', { runId: run.runId, iteration: next.iteration, action: next.action, error: (error as Error).message });
@@ -108,15 +115,23 @@ async function calibrate(deps: HandlerDeps, pool: pg.Pool | undefined, settings:
 
 type ControlsRead = { readonly pool: pg.Pool; readonly controls: RunControls } | { readonly pool?: pg.Pool; readonly error: Error };
 
-/** The pool and the operator's flags and knobs, within one step's time limit; or why they could not be had. */
-async function readControls(deps: HandlerDeps, runId: string): Promise<ControlsRead> {
+/**
+ * The pool and the operator's flags and knobs, and the run's lease renewed for the longest wait they allow, within
+ * one step's time limit; or why they could not be had. A lease another processor holds now throws (LeaseLostError):
+ * this execution stops, touching nothing.
+ */
+async function readControls(deps: HandlerDeps, run: RunContext, executionId: string): Promise<ControlsRead> {
   let pool: pg.Pool | undefined;
   try {
     return await withinTimeLimit('reading the run\'s flags and knobs', BOOKKEEPING_STEP_MS, async () => {
       pool = await deps.getPool();
-      return { pool, controls: await readRunControls(pool, deps.bookkeepingSchema, runId) };
+      const controls = await readRunControls(pool, deps.bookkeepingSchema, run.runId);
+      const lease = leaseOf(deps, executionId, effectiveSettings(run.settings, controls.knobs, deps.job).settings);
+      await renewLease(pool, deps.bookkeepingSchema, run.runId, lease.holder, lease.ttlSeconds);
+      return { pool, controls };
     });
   } catch (error) {
+    if (error instanceof LeaseLostError) throw error;
     return { pool, error: error as Error };
   }
 }

@@ -1,17 +1,19 @@
 import { initialControl, type ControlState } from '../core/controller';
-import { InvalidInputError } from '../core/errors';
+import { DatabaseUnavailableError, InvalidInputError } from '../core/errors';
 import { parseExecutionInput } from '../core/execution-input';
 import { assertIdentifier } from '../core/identifiers';
 import { assertHealthFitsJob } from '../core/job-health';
 import { resolveSettings, validateOverrides, type RunSettingsOverrides } from '../core/settings';
-import { makeRangeItem, type WorkItem } from '../core/work-item';
-import { recordItems } from '../db/items';
-import type { Pool } from '../db/pool';
+import type { KeyRange } from '../core/work-item';
+import { acquireLease, releaseLease } from '../db/lease';
+import { recordPlannedRanges } from '../db/overlaps';
+import { isConnectionError, type Pool } from '../db/pool';
 import { appendExecution, markPlanned, upsertRun } from '../db/runs';
 import { ensureBookkeeping } from '../db/schema';
 import { assertPlannableSource, planRanges } from '../db/planner';
 import { sendItems } from '../queue/work-queue';
 import type { HandlerDeps, RunContext } from './deps';
+import { leaseOf } from './lease';
 
 export interface InitRunEvent {
   readonly input: unknown;
@@ -28,8 +30,24 @@ export interface InitRunResult {
   readonly lastBatch: null;
 }
 
-/** Validates the input, records the run, and plans its work items unless this run was planned before (a resume). */
+/**
+ * Validates the input, records the run, and plans its work items unless this run was planned before (a resume).
+ * A database that cannot be reached, or cuts the session (a restart), fails it with DatabaseUnavailableError,
+ * which Init's Retry tries again (lib/state-machine.ts): everything it does is safe to do twice.
+ */
 export function makeInitRunHandler(deps: HandlerDeps) {
+  const init = makeInit(deps);
+  return async (event: InitRunEvent): Promise<InitRunResult> => {
+    try {
+      return await init(event);
+    } catch (error) {
+      if (isConnectionError(error)) throw new DatabaseUnavailableError(`the database is unavailable: ${(error as Error).message}`, { cause: error });
+      throw error;
+    }
+  };
+}
+
+function makeInit(deps: HandlerDeps) {
   return async (event: InitRunEvent): Promise<InitRunResult> => {
     const parsed = parseExecutionInput(event.input, event.executionName);
     if (parsed.jobName !== deps.job.name) {
@@ -41,13 +59,21 @@ export function makeInitRunHandler(deps: HandlerDeps) {
     const pool = await deps.getPool();
     if (deps.job.source) await assertPlannableSource(pool, deps.job.source);
     await ensureBookkeeping(pool, deps.bookkeepingSchema);
-    const record = await upsertRun(pool, deps.bookkeepingSchema, parsed.runId, deps.job.name, settings, { continuation: parsed.carry !== undefined });
-    let plannedItems = record.plannedItems;
-    if (plannedItems === null) {
-      plannedItems = deps.job.source ? await planIntoQueue(deps, pool, parsed.runId, settings.chunkSize) : 0;
-      await markPlanned(pool, deps.bookkeepingSchema, parsed.runId, plannedItems);
+    // One processor per run, before the run's row is touched: a second execution (or process) refuses here, naming
+    // the live one; a continuation takes the lease over from its parent.
+    const lease = leaseOf(deps, event.executionId, settings);
+    await acquireLease(pool, deps.bookkeepingSchema, parsed.runId, lease.holder, lease.ttlSeconds, parsed.carry ? parsed.parentExecutionId : undefined);
+    let plannedItems: number;
+    try {
+      const record = await upsertRun(pool, deps.bookkeepingSchema, parsed.runId, deps.job.name, settings, { continuation: parsed.carry !== undefined });
+      plannedItems = record.plannedItems ?? (deps.job.source ? await planIntoQueue(deps, pool, parsed.runId, settings.chunkSize) : 0);
+      if (record.plannedItems === null) await markPlanned(pool, deps.bookkeepingSchema, parsed.runId, plannedItems);
+      await appendExecution(pool, deps.bookkeepingSchema, parsed.runId, event.executionId);
+    } catch (error) {
+      // This execution fails here: the next start of the run need not wait for its lease to lapse.
+      if (!deps.lease) await releaseLease(pool, deps.bookkeepingSchema, parsed.runId, lease.holder.holder).catch(() => undefined);
+      throw error;
     }
-    await appendExecution(pool, deps.bookkeepingSchema, parsed.runId, event.executionId);
     const run: RunContext = { runId: parsed.runId, jobName: deps.job.name, settings, plannedItems };
     // A continued run keeps its controller state; only the per-execution count starts over.
     const control = parsed.carry
@@ -64,16 +90,17 @@ export function makeInitRunHandler(deps: HandlerDeps) {
  * the one Init goes on using.
  */
 async function planIntoQueue(deps: HandlerDeps, pool: Pool, runId: string, chunkSize: number): Promise<number> {
-  let pending: WorkItem[] = [];
+  let pending: KeyRange[] = [];
   let planned = 0;
   const flush = async () => {
-    await recordItems(pool, deps.bookkeepingSchema, pending);
-    await sendItems(deps.sqs, deps.queueUrl, pending);
-    planned += pending.length;
+    // Keys that recorded work of the run covers already (producer items) are left out: never planned twice.
+    const items = await recordPlannedRanges(pool, deps.bookkeepingSchema, runId, pending);
+    await sendItems(deps.sqs, deps.queueUrl, items);
+    planned += items.length;
     pending = [];
   };
   for await (const range of planRanges(pool, deps.job.source!, chunkSize)) {
-    pending.push(makeRangeItem(runId, range));
+    pending.push(range);
     if (pending.length >= 200) await flush();
   }
   await flush();

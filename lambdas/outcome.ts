@@ -25,6 +25,8 @@ export interface UnavailableTotals {
   readonly rowsAffected: null;
   readonly itemsFailed: null;
   readonly itemsDeadLettered: null;
+  readonly itemsAtLeastOnce: null;
+  readonly lastError: null;
   readonly totalsUnavailable: string;
 }
 
@@ -45,7 +47,7 @@ export async function makeOutcomeAnyway(readTotals: () => Promise<RunTotals>, ru
   try {
     totals = await readTotals();
   } catch (error) {
-    totals = { itemsSucceeded: null, rowsAffected: null, itemsFailed: null, itemsDeadLettered: null, totalsUnavailable: `reading the run's totals failed: ${(error as Error).message}` };
+    totals = { itemsSucceeded: null, rowsAffected: null, itemsFailed: null, itemsDeadLettered: null, itemsAtLeastOnce: null, lastError: null, totalsUnavailable: `reading the run's totals failed: ${(error as Error).message}` };
   }
   return outcomeWith(run, status, reason, executionId, totals);
 }

@@ -1,34 +1,50 @@
-import { BatchFailedError } from '../core/errors';
+import { JobDeadlineError } from '../core/errors';
 import { isSqlJob, type ItemOutcome, type JobContext, type JobDefinition } from '../core/job';
 import type { WorkItem } from '../core/work-item';
-import type { BatchOutcome } from './settle';
 import type { BatchSteering } from './steering';
 
 export const DEADLINE_REASON = 'batch deadline reached before this item finished';
 
 /**
+ * An item the batch did not get to try in earnest (not reached before the deadline, or cut off by it while
+ * sharing the invocation): it goes back uncharged (see handBackUncharged), so throttling never uses up retries.
+ */
+export interface Untried {
+  readonly status: 'untried';
+  readonly reason: string;
+}
+
+export type JobOutcome = ItemOutcome | Untried;
+
+export interface JobRun {
+  /** One per item, in order. */
+  readonly outcomes: readonly JobOutcome[];
+  /** Set when a code job's failing batch could not be split down to its poison items before the deadline. */
+  readonly incomplete?: string;
+}
+
+/**
  * Runs the job on a batch before `ctx.deadline`. A SQL job runs its statement per range, each in its own item
  * transaction (bounded by the time left), so a failing range is retried alone and ranges not reached in time
- * come back later. A code job that is still running at the deadline fails the batch as a whole.
- *
- * With `steering` (a SQL job, latency.enabled), the batch pauses between statements for the time the latency
- * controller chose, and a critical verdict of the sampler stops it: the items not started (and the one whose
- * statement the sampler cancelled in a lock wait) are handed back, with no retry charged.
+ * come back later, uncharged. A code job whose process() throws for the batch is split (isolatePoison) until each
+ * failure is an item's own.
  */
-export async function runJob(job: JobDefinition, items: readonly WorkItem[], ctx: JobContext, steering?: BatchSteering): Promise<readonly BatchOutcome[]> {
-  if (items.length === 0) return [];
-  if (!isSqlJob(job)) return runCodeJob(job.name, () => job.process(items, ctx), items.length, ctx.deadline);
-  const outcomes: BatchOutcome[] = [];
-  for (const [index, item] of items.entries()) {
-    const stop = steering ? await steering.beforeStatement(index === 0) : undefined;
+export async function runJob(job: JobDefinition, items: readonly WorkItem[], ctx: JobContext, steering?: BatchSteering): Promise<JobRun> {
+  if (items.length === 0) return { outcomes: [] };
+  if (!isSqlJob(job)) return isolatePoison(job.name, (group) => job.process(group, ctx), items, ctx.deadline);
+  const outcomes: JobOutcome[] = [];
+  for (const [i, item] of items.entries()) {
+    // With steering (latency.enabled): the pause the latency controller chose, or a critical verdict that stops
+    // the batch here: the items not started go back untried, uncharged.
+    const stop = steering ? await steering.beforeStatement(i === 0) : undefined;
     if (stop !== undefined) {
-      for (let i = index; i < items.length; i += 1) outcomes.push({ status: 'handBack', reason: stop });
+      for (let j = i; j < items.length; j += 1) outcomes.push({ status: 'untried', reason: stop });
       break;
     }
     if (!item.range) {
       outcomes.push({ status: 'fail', reason: 'a sql job needs items with a key range' });
     } else if (Date.now() >= ctx.deadline) {
-      outcomes.push({ status: 'retry', reason: DEADLINE_REASON });
+      outcomes.push({ status: 'untried', reason: DEADLINE_REASON });
     } else {
       const { lo, hi } = item.range;
       const started = Date.now();
@@ -46,21 +62,56 @@ export async function runJob(job: JobDefinition, items: readonly WorkItem[], ctx
         const stopped = steering?.stopReason();
         if (stopped !== undefined && (error as { code?: string }).code === '57014') {
           // The sampler cancelled this statement in a critical lock wait: it rolled back, so it goes back uncharged too.
-          for (let i = index; i < items.length; i += 1) outcomes.push({ status: 'handBack', reason: stopped });
+          for (let j = i; j < items.length; j += 1) outcomes.push({ status: 'untried', reason: stopped });
           break;
         }
-        const reason = (error as { code?: string }).code === '57014' && Date.now() >= ctx.deadline ? DEADLINE_REASON : (error as Error).message;
-        outcomes.push({ status: 'retry', reason, stack: (error as Error).stack });
+        const cutOff = (error as { code?: string }).code === '57014' && Date.now() >= ctx.deadline;
+        // Cut off by the deadline: the first range had the whole invocation and is charged; a later one was
+        // only late, and goes back uncharged.
+        if (cutOff && i > 0) outcomes.push({ status: 'untried', reason: DEADLINE_REASON });
+        else outcomes.push({ status: 'retry', reason: cutOff ? DEADLINE_REASON : (error as Error).message, stack: (error as Error).stack });
       }
     }
   }
-  return outcomes;
+  return { outcomes };
+}
+
+/**
+ * Runs a code job's process() on the batch; when it throws (or breaks its contract) for the batch as a whole, the
+ * batch is split in halves and each half run again, down to single items, as GitLab splits a failing batched
+ * migration job. Good items then succeed (those already done are a no-op: withTransaction's dedupe) and only a bad
+ * item is charged, with its own error. Once the deadline passes, what is not isolated goes back uncharged, and
+ * `incomplete` says so (the controller shrinks the next batch); an item that had the invocation to itself and
+ * did not finish is charged.
+ */
+export async function isolatePoison(name: string, process: (items: readonly WorkItem[]) => Promise<readonly ItemOutcome[]>, items: readonly WorkItem[], deadline: number): Promise<JobRun> {
+  let incomplete: string | undefined;
+  const run = async (group: readonly WorkItem[]): Promise<JobOutcome[]> => {
+    if (Date.now() >= deadline) {
+      incomplete ??= `job ${name}: the batch's failing items could not be isolated before the deadline`;
+      return group.map(() => ({ status: 'untried', reason: DEADLINE_REASON }));
+    }
+    try {
+      return [...(await runCodeJob(name, () => process(group), group.length, deadline))];
+    } catch (error) {
+      const e = asError(error);
+      if (group.length === 1 && (!(error instanceof JobDeadlineError) || items.length === 1)) return [{ status: 'retry', reason: e.message, stack: e.stack }];
+      if (error instanceof JobDeadlineError) {
+        incomplete ??= `${e.message}; its items go back uncharged and the next batch is smaller`;
+        return group.map(() => ({ status: 'untried', reason: DEADLINE_REASON }));
+      }
+      const half = Math.ceil(group.length / 2);
+      return [...(await run(group.slice(0, half))), ...(await run(group.slice(half)))];
+    }
+  };
+  const outcomes = await run(items);
+  return incomplete === undefined ? { outcomes } : { outcomes, incomplete };
 }
 
 async function runCodeJob(name: string, process: () => Promise<readonly ItemOutcome[]>, count: number, deadline: number): Promise<readonly ItemOutcome[]> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new BatchFailedError(`job ${name} did not finish its batch before the deadline`)), Math.max(0, deadline - Date.now()));
+    timer = setTimeout(() => reject(new JobDeadlineError(name)), Math.max(0, deadline - Date.now()));
   });
   try {
     const outcomes = await Promise.race([process(), timeout]);
@@ -71,4 +122,9 @@ async function runCodeJob(name: string, process: () => Promise<readonly ItemOutc
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Anything thrown, as an Error (a job may throw a string, or nothing at all). */
+export function asError(thrown: unknown): Error {
+  return thrown instanceof Error ? thrown : new Error(String(thrown));
 }

@@ -1,15 +1,12 @@
 import type { Message } from '@aws-sdk/client-sqs';
-import type { ItemOutcome } from '../core/job';
 import type { WorkItem } from '../core/work-item';
 import type { FailureRecord } from '../db/failures';
 import { receiveCount } from '../queue/work-queue';
+import type { JobOutcome } from './run-job';
 
 export type ParsedMessage = { readonly message: Message; readonly item: WorkItem } | { readonly message: Message; readonly reason: string };
 export type RunnableMessage = { readonly message: Message; readonly item: WorkItem };
 export type DeadLetter = { readonly message: Message; readonly reason: string };
-/** An item the batch did not run (a critical verdict stopped it first): back to the queue with no retry charged. */
-export type HandBack = { readonly status: 'handBack'; readonly reason: string };
-export type BatchOutcome = ItemOutcome | HandBack;
 
 /**
  * A batch sorted before the job runs: the items it runs on, and the messages it never needs (malformed, or of
@@ -36,8 +33,8 @@ export interface Settlement {
   readonly deadLetters: DeadLetter[];
   /** Hand back for a later try, each after its delay. */
   readonly retries: Array<{ readonly message: Message; readonly delaySeconds: number }>;
-  /** Hand back uncharged (not run: the batch stopped first); no failure is recorded for them. */
-  readonly handBack: Message[];
+  /** Hand back uncharged (a fresh copy, then delete): never tried in earnest, so no retry is used up. */
+  readonly untried: Message[];
   readonly failures: FailureRecord[];
   readonly succeeded: number;
   readonly rowsAffected: number;
@@ -85,24 +82,28 @@ export function retryDelaySeconds(attempt: number): number {
   return Math.min(60, 2 ** Math.max(0, attempt - 1));
 }
 
-/** Pairs each item the job ran on (triage's toRun, in order) with its outcome and decides its fate. */
-export function settle(runId: string, toRun: readonly RunnableMessage[], outcomes: readonly BatchOutcome[], maxReceiveCount: number): Settlement {
-  const s: { -readonly [K in keyof Settlement]: Settlement[K] } = { done: [], deadLetters: [], retries: [], handBack: [], failures: [], succeeded: 0, rowsAffected: 0, deadLettered: 0 };
+/**
+ * Pairs each item the job ran on (triage's toRun, in order) with its outcome and decides its fate. A retry is
+ * final when the queue moves it to the DLQ before its next receive: its receives, plus what handing it back
+ * counts (`receivesPerRelease`, see HandlerDeps), reach maxReceiveCount.
+ */
+export function settle(runId: string, toRun: readonly RunnableMessage[], outcomes: readonly JobOutcome[], maxReceiveCount: number, receivesPerRelease = 0): Settlement {
+  const s: { -readonly [K in keyof Settlement]: Settlement[K] } = { done: [], deadLetters: [], retries: [], untried: [], failures: [], succeeded: 0, rowsAffected: 0, deadLettered: 0 };
   toRun.forEach((p, i) => {
     const outcome = outcomes[i];
     const attempt = receiveCount(p.message);
     const failure = { runId, messageId: p.message.MessageId, attempt, dedupeKey: p.item.dedupeKey };
-    if (outcome.status === 'handBack') {
-      s.handBack.push(p.message);
-    } else if (outcome.status === 'ok') {
+    if (outcome.status === 'ok') {
       s.done.push(p.message);
       s.succeeded += 1;
       s.rowsAffected += outcome.rowsAffected ?? 0;
+    } else if (outcome.status === 'untried') {
+      s.untried.push(p.message);
     } else if (outcome.status === 'fail') {
       s.deadLetters.push({ message: p.message, reason: outcome.reason });
       s.failures.push({ ...failure, error: outcome.reason, stack: outcome.stack, final: true });
     } else {
-      const final = attempt >= maxReceiveCount;
+      const final = attempt + receivesPerRelease >= maxReceiveCount;
       s.retries.push({ message: p.message, delaySeconds: retryDelaySeconds(attempt) });
       s.failures.push({ ...failure, error: outcome.reason, stack: outcome.stack, final });
       if (final) s.deadLettered += 1;

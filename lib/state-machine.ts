@@ -73,6 +73,9 @@ export function buildBackfillDefinition(scope: Construct, fns: BackfillFunctions
   // ARN, as here, so CDK's Lambda.* retrier never matches there: this one gives it the same tries. No function of
   // this project raises an error of that name; its input errors (InvalidInputError) still fail at once.
   init.addRetry({ errors: [LOCALSTACK_LAMBDA_API_ERROR], interval: Duration.seconds(2), maxAttempts: 6, backoffRate: 2 });
+  // A database that is restarting or away (DatabaseUnavailableError) is tried again for about 3 minutes; any other
+  // error of Init (bad input, a run with a live processor) fails the execution at once, with its reason.
+  init.addRetry({ errors: ['DatabaseUnavailableError'], interval: Duration.seconds(5), maxAttempts: 6, backoffRate: 2, maxDelay: Duration.seconds(60), jitterStrategy: sfn.JitterType.FULL });
 
   const probe = new tasks.LambdaInvoke(scope, STATES.probe, {
     comment: 'Read the operator\'s flags and knobs, probe Postgres health, and let the controller decide: proceed (with a batch size), back off, pause, or halt.',
@@ -122,6 +125,8 @@ export function buildBackfillDefinition(scope: Construct, fns: BackfillFunctions
   const batchFailed = new sfn.Pass(scope, STATES.batchFailed, {
     comment: 'Record the failed batch; its items come back to the queue.',
     parameters: {
+      // A fresh id per failure, so the controller counts each failed batch once (it never decides twice on a report).
+      batchId: sfn.JsonPath.uuid(),
       received: 0,
       succeeded: 0,
       retried: 0,

@@ -1,3 +1,4 @@
+import type { LastError } from '../core/controller';
 import type { RunEvent, RunSummary } from './run-local';
 
 const WIDTH = 24;
@@ -18,6 +19,7 @@ export class ProgressReporter {
   private lastState = '';
   /** The latency controller's last decision (duty, pause, signal, why), from the last steered batch. */
   private steering: string | undefined;
+  private lastError: LastError | null = null;
 
   public constructor(
     private readonly out: NodeJS.WriteStream = process.stderr,
@@ -53,6 +55,7 @@ export class ProgressReporter {
         if (event.stats.error) this.state = `batch failed: ${event.stats.error}`;
         else if (event.stats.latency?.stopped) this.state = `batch stopped after ${event.stats.latency.statements} statements, ${event.stats.latency.stopped.handedBack} items handed back uncharged: ${event.stats.latency.stopped.reason}`;
         else if (event.stats.latency) this.state = `processing · ${(this.steering = `duty ${Math.round(event.stats.latency.state.duty * 100)}%, pause ${event.stats.latency.state.pauseMs} ms · ${event.stats.latency.state.reason}`)}`;
+        if (event.stats.lastError) this.noteError(event.stats.lastError);
         break;
     }
     this.render();
@@ -62,6 +65,7 @@ export class ProgressReporter {
   public finish(summary: RunSummary): void {
     this.lastState = '';
     this.rows = summary.rowsAffected;
+    if (summary.lastError) this.noteError(summary.lastError);
     this.render(true);
     if (this.out.isTTY) this.out.write('\n');
   }
@@ -72,14 +76,24 @@ export class ProgressReporter {
     const fraction = this.planned > 0 ? Math.min(1, this.itemsDone / this.planned) : 0;
     const filled = Math.round(fraction * WIDTH);
     const bar = `[${'#'.repeat(filled)}${'.'.repeat(WIDTH - filled)}]`;
-    const line = `${bar} ${(fraction * 100).toFixed(1).padStart(5)}% ${this.rows.toLocaleString('en-US')} rows · ${rate.toLocaleString('en-US')} rows/s · batch ${this.batchSize} items · ${this.state}`;
+    const error = this.lastError ? ` · ${describeLastError(this.lastError)}` : '';
+    const line = `${bar} ${(fraction * 100).toFixed(1).padStart(5)}% ${this.rows.toLocaleString('en-US')} rows · ${rate.toLocaleString('en-US')} rows/s · batch ${this.batchSize} items · ${this.state}${error}`;
     if (this.out.isTTY) {
       this.out.write(`\r\x1b[2K${line.slice(0, (this.out.columns ?? 160) - 1)}`);
       return;
     }
-    const changed = this.state !== this.lastState;
+    // A new error is a change too.
+    const state = `${this.state}${error}`;
+    const changed = state !== this.lastState;
     if (force || changed || this.now() - this.lastPrinted >= QUIET_INTERVAL_MS) this.print(line, false);
-    this.lastState = this.state;
+    this.lastState = state;
+  }
+
+  /** A new error is printed on a line of its own as well (a terminal's line may be too narrow to show it). */
+  private noteError(error: LastError): void {
+    const changed = this.lastError?.error !== error.error;
+    this.lastError = error;
+    if (changed && this.out.isTTY) this.print(describeLastError(error), true);
   }
 
   private print(line: string, above: boolean): void {
@@ -104,4 +118,9 @@ function describeDecision(action: string, waitSeconds: number, reason: string): 
     default:
       return `halting: ${reason}`;
   }
+}
+
+/** "last error (3 items): column "nope" does not exist [range:0-100]" */
+export function describeLastError(e: LastError): string {
+  return `last error (${e.items} item${e.items === 1 ? '' : 's'}): ${e.error}${e.dedupeKey ? ` [${e.dedupeKey}]` : ''}`;
 }

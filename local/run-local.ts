@@ -5,6 +5,10 @@ import { StateMachine } from 'aws-local-stepfunctions';
 import type { BatchStats } from '../core/controller';
 import type { ExecutionInput } from '../core/execution-input';
 import type { JobDefinition, Queryable } from '../core/job';
+import { LOCAL_HEARTBEAT_SECONDS, LOCAL_LEASE_SECONDS } from '../core/lease';
+import { assertRunId } from '../core/work-item';
+import { acquireLease, localHolder, releaseLease, startHeartbeat } from '../db/lease';
+import { ensureBookkeeping } from '../db/schema';
 import { readRunTotals, type RunTotals } from '../db/totals';
 import { asQueryable, makePool } from '../db/pool';
 import { makeBatchProcessorHandler, type BatchResult } from '../lambdas/batch-processor';
@@ -45,6 +49,11 @@ export interface LocalRunOptions {
   readonly timeScale?: number;
   readonly bookkeepingSchema?: string;
   readonly maxReceiveCount?: number;
+  /**
+   * The pool the handlers take, as a Lambda container has it (tests: the Secrets Manager pool of lambdas/entry).
+   * @default the run's own pool of databaseUrl
+   */
+  readonly getPool?: () => Promise<pg.Pool>;
   /** Runs against the database before the execution starts (the demo creates its table here). */
   readonly prepare?: (db: Queryable) => Promise<void>;
   /** Sees every event as it happens; the run waits for a returned promise (tests steer runs from here). */
@@ -88,21 +97,35 @@ export async function runLocal(options: LocalRunOptions): Promise<RunSummary> {
       const queues = await startLocalQueues(synthesized);
       try {
         if (options.prepare) await options.prepare(asQueryable(pool));
-        // Started again under a known runId: what is not done yet goes back into the in-memory queues.
-        if (options.input?.runId) await restoreLocalQueues(pool, schema, options.input.runId, queues);
-        const deps: HandlerDeps = {
-          job: options.job,
-          getPool: async () => pool,
-          sqs: queues.sqs,
-          queueUrl: queues.queueUrl,
-          deadLetterQueueUrl: queues.deadLetterQueueUrl,
-          maxReceiveCount: synthesized.maxReceiveCount,
-          bookkeepingSchema: schema,
-          receiveWaitSeconds: 0,
-        };
-        const summary = await execute(options, synthesized, deps, pool, started);
-        await options.afterRun?.({ summary, pool, schema });
-        return summary;
+        // One processor per run: a second process on this run refuses here, before it touches the run's work.
+        const runId = assertRunId('runId', options.input?.runId ?? `local-${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID().slice(0, 8)}`);
+        await ensureBookkeeping(pool, schema);
+        const holder = localHolder(randomUUID().slice(0, 8));
+        await acquireLease(pool, schema, runId, holder, LOCAL_LEASE_SECONDS);
+        const heartbeat = startHeartbeat(pool, schema, runId, holder, LOCAL_HEARTBEAT_SECONDS, LOCAL_LEASE_SECONDS);
+        try {
+          // Started again under a known runId: what is not done yet goes back into the in-memory queues.
+          if (options.input?.runId) await restoreLocalQueues(pool, schema, options.input.runId, queues);
+          const deps: HandlerDeps = {
+            job: options.job,
+            getPool: options.getPool ?? (async () => pool),
+            sqs: queues.sqs,
+            queueUrl: queues.queueUrl,
+            deadLetterQueueUrl: queues.deadLetterQueueUrl,
+            maxReceiveCount: synthesized.maxReceiveCount,
+            // local-aws-sqs counts a ChangeMessageVisibility as a receive.
+            receivesPerRelease: 1,
+            bookkeepingSchema: schema,
+            receiveWaitSeconds: 0,
+            lease: { ...holder, ttlSeconds: LOCAL_LEASE_SECONDS },
+          };
+          const summary = await execute(options, synthesized, deps, pool, started, runId);
+          await options.afterRun?.({ summary, pool, schema });
+          return summary;
+        } finally {
+          heartbeat.stop();
+          await releaseLease(pool, schema, runId, holder.holder).catch((error: Error) => process.emitWarning(`releasing the run's lease: ${error.message}`));
+        }
       } finally {
         await queues.close();
       }
@@ -121,6 +144,7 @@ async function execute(
   deps: HandlerDeps,
   pool: pg.Pool,
   started: number,
+  firstName: string,
 ): Promise<RunSummary> {
   const emit = async (event: RunEvent) => options.onEvent?.(event);
   const waits: Array<{ seconds: number; reason: string }> = [];
@@ -128,7 +152,6 @@ async function execute(
   let batches = 0;
   let lastDecision: HealthProbeResult | undefined;
   let pacedSeconds = 0;
-  const firstName = options.input?.runId ?? `local-${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID().slice(0, 8)}`;
   let executions = 0;
   let nextInput: ExecutionInput | undefined;
 
@@ -183,7 +206,7 @@ async function execute(
     }
   }
 
-  let input: ExecutionInput | undefined = { ...options.input, job: options.job.name };
+  let input: ExecutionInput | undefined = { ...options.input, runId: firstName, job: options.job.name };
   const taskResourceLocalHandlers = bindTasks(synthesized.definition, synthesized.functionsByArn, handlers);
   let stateTransitions = 0;
   let status: RunSummary['status'] = 'succeeded';
@@ -219,7 +242,7 @@ async function execute(
   }
 
   const runId = run?.runId ?? firstName;
-  const totals = run ? await readRunTotals(pool, deps.bookkeepingSchema, runId) : { itemsSucceeded: 0, rowsAffected: 0, itemsFailed: 0, itemsDeadLettered: 0 };
+  const totals = run ? await readRunTotals(pool, deps.bookkeepingSchema, runId) : { itemsSucceeded: 0, rowsAffected: 0, itemsFailed: 0, itemsDeadLettered: 0, itemsAtLeastOnce: 0, lastError: null };
   const rowsRemaining = options.job.remaining ? await options.job.remaining(asQueryable(pool)) : null;
   return {
     status,

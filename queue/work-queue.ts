@@ -114,17 +114,20 @@ export async function releaseMessages(sqs: SQSClient, queueUrl: string, releases
 }
 
 /**
- * Hands messages back with no retry charged: SQS counts every receive toward maxReceiveCount, so a message that
- * was received but not run (the batch stopped before it) is sent again as a fresh message (its receive count starts
- * over) and only then is the received copy deleted. A crash in between leaves both copies: the second finds the
- * item's effect claimed and changes nothing. Returns how many receipt handles were stale (see STALE_HANDLE).
+ * Hands messages back without charging a receive: each goes back as a fresh copy (receive count 0, visible after
+ * `delaySeconds`) and only then is the original deleted. For items that were never tried (ranges not reached
+ * before the deadline, a batch handed back unworked): their SQS receive count drives maxReceiveCount, and
+ * throttling must not use it up. Copy before delete: a crash in between leaves two copies, never none, and the
+ * dedupe key makes the second one change nothing. Returns how many originals had stale receipt handles (received
+ * again elsewhere meanwhile; that copy is settled there, and this one changes nothing twice).
  */
-export async function handBackUncharged(sqs: SQSClient, queueUrl: string, messages: readonly Message[]): Promise<number> {
+export async function handBackUncharged(sqs: SQSClient, queueUrl: string, messages: readonly Message[], delaySeconds = 0): Promise<number> {
+  if (messages.length === 0) return 0;
   await Promise.all(
     chunks(messages, SQS_BATCH).map(async (group) => {
       const result = await sqs.send(new SendMessageBatchCommand({
         QueueUrl: queueUrl,
-        Entries: group.map((m, i) => ({ Id: String(i), MessageBody: m.Body ?? '' })),
+        Entries: group.map((m, i) => ({ Id: String(i), MessageBody: m.Body ?? '', ...(delaySeconds > 0 ? { DelaySeconds: delaySeconds } : {}) })),
       }));
       assertNoFailures('SendMessageBatch', result.Failed);
     }),

@@ -1,11 +1,13 @@
 import { BackfillError } from '../../core/errors';
 import { readRun, requestAbort } from '../../db/controls';
+import { releaseLease } from '../../db/lease';
 import { FINISHED_STATUSES } from '../../db/runs';
 import { isLocalExecution } from '../../local/run-local';
 import { oneLine, parseFlags } from '../args';
 import type { Command } from '../command';
 import { runningExecutions, sfnClientFor, stopExecution } from '../aws';
 import { DATABASE_OPTIONS, DATABASE_USAGE, withRunDatabase } from '../run-database';
+import { stalledState, startAgainCommand } from '../stalled';
 import { finishedRun, runArgument } from './pause-resume';
 import { unknownRun } from './status';
 
@@ -44,6 +46,14 @@ ${DATABASE_USAGE}
         return 0;
       }
       if (FINISHED_STATUSES.includes(run.status)) throw finishedRun(run, 'abort');
+      const stalled = await stalledState(db, run);
+      if (stalled) {
+        // No processor will read the flag: the run is marked aborted now, and its lease freed.
+        if (!(await requestAbort(db.pool, db.schema, runId, true, REASON))) throw finishedRun((await readRun(db.pool, db.schema, runId)) ?? run, 'abort');
+        await releaseLease(db.pool, db.schema, runId);
+        console.log(`run ${runId} was ${stalled}: no processor works on it, so it is marked aborted now. Unfinished items stay recorded: ${startAgainCommand(run)} resumes from what is done.`);
+        return 0;
+      }
       // The flag first: whatever happens next, every execution of the run stops at its next probe.
       if (!(await requestAbort(db.pool, db.schema, runId, false, REASON))) throw finishedRun((await readRun(db.pool, db.schema, runId)) ?? run, 'abort');
       const current = run.executions.at(-1);
@@ -60,6 +70,8 @@ ${DATABASE_USAGE}
         throw new BackfillError(`run ${runId}: the abort flag is set, so it stops at its next probe, but stopping its execution failed: ${oneLine(error)}`, { cause: error });
       }
       await requestAbort(db.pool, db.schema, runId, true, REASON);
+      // Its executions are stopped: the run's lease is free, so starting it again need not wait for it to lapse.
+      await releaseLease(db.pool, db.schema, runId);
       const stopped = executions.length > 0 ? `stopped ${executions.map((e) => e.executionArn).join(', ')}` : 'no execution of it was running';
       console.log(`run ${runId}: aborted; ${stopped}. Unfinished items stay in the work queue: backfill start --job ${run.job} --run-id ${runId} resumes from what is done.`);
       return 0;

@@ -5,6 +5,7 @@ import { FINISHED_STATUSES } from '../../db/runs';
 import { parseFlags } from '../args';
 import type { Command } from '../command';
 import { DATABASE_OPTIONS, DATABASE_USAGE, withRunDatabase } from '../run-database';
+import { stalledState, startAgainCommand } from '../stalled';
 import { unknownRun } from './status';
 
 /** The one RUN argument of the commands that steer a run. */
@@ -41,6 +42,16 @@ async function steerPause(argv: readonly string[], paused: boolean): Promise<num
     }
     const after = await setPaused(db.pool, db.schema, runId, paused);
     if (!after) throw finishedRun((await readRun(db.pool, db.schema, runId)) ?? before, paused ? 'pause' : 'resume');
+    const stalled = await stalledState(db, after);
+    if (stalled) {
+      // Nothing runs it: say so rather than claim the flag takes effect at a probe that will not come.
+      console.log(
+        paused
+          ? `run ${runId}: the pause flag is recorded, but the run is ${stalled}: no processor works on it, so nothing was running to pause. Starting it again (${startAgainCommand(after)}) clears the flag, since starting a run asks it to go; pause it once it runs.`
+          : `run ${runId}: the pause flag is cleared, but the run is ${stalled}: no processor works on it, so it goes on only when started again: ${startAgainCommand(after)}`,
+      );
+      return 0;
+    }
     console.log(
       paused
         ? `run ${runId}: paused. Its next probe holds it: the batch in progress finishes (or its items come back to the queue), and nothing more is received until backfill resume ${runId}. No backoff budget or retries are spent while paused.`

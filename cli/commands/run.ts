@@ -5,7 +5,7 @@ import { InvalidInputError } from '../../core/errors';
 import { createDemoTable } from '../../jobs/demo-table';
 import { localEnv } from '../../local/env';
 import { loadJob } from '../../local/load-job';
-import { ProgressReporter } from '../../local/progress';
+import { describeLastError, ProgressReporter } from '../../local/progress';
 import { runLocal, type LocalRunOptions, type RunSummary } from '../../local/run-local';
 import { writeRunReport } from '../../local/report/write-report';
 import { numberFlag, parseFlags } from '../args';
@@ -119,6 +119,8 @@ export const runCommand: Command = {
 function report(summary: RunSummary, summaryFile: string | undefined, json: boolean): number {
   if (summaryFile) writeFileSync(summaryFile, `${JSON.stringify(summary, null, 2)}\n`);
   if (json) console.log(JSON.stringify(summary));
+  if (summary.lastError) console.error(`backfill: ${describeLastError(summary.lastError)}`);
+  if (summary.itemsAtLeastOnce > 0) console.error(`backfill: ${summary.itemsAtLeastOnce} items were done at least once, not exactly once: the job returned ok without ctx.withTransaction (docs/reliability.md)`);
   const seconds = (summary.durationMs / 1000).toFixed(1);
   if (summary.status !== 'succeeded') {
     console.error(`backfill: run ${summary.runId} ${summary.status}: ${summary.reason}`);

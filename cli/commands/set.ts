@@ -6,6 +6,7 @@ import { FINISHED_STATUSES } from '../../db/runs';
 import { parseFlags } from '../args';
 import type { Command } from '../command';
 import { DATABASE_OPTIONS, DATABASE_USAGE, withRunDatabase } from '../run-database';
+import { stalledState, startAgainCommand } from '../stalled';
 import { runArgument } from './pause-resume';
 import { unknownRun } from './status';
 
@@ -64,9 +65,12 @@ ${DATABASE_USAGE}`,
       const listed = describeKnobs(knobs);
       const shown = (value: unknown) => (value === undefined ? "the job's value" : JSON.stringify(value));
       const changes = assignments.map(({ path }) => `  ${path.join('.')}: ${shown(settingAt(previous, path))} -> ${shown(settingAt(settings!, path))}`);
+      const stalled = FINISHED_STATUSES.includes(before.status) ? null : await stalledState(db, before);
       const when = FINISHED_STATUSES.includes(before.status)
         ? `run ${runId} has ended (${before.status}); the knobs apply when it is started again with the same run id`
-        : 'read by its next probe';
+        : stalled
+          ? `run ${runId} is ${stalled}: no processor works on it; the knobs apply when it is started again: ${startAgainCommand(before)}`
+          : 'read by its next probe';
       console.log([`run ${runId}: live knobs ${listed.length > 0 ? listed.join(' ') : 'none'} (${when})`, ...changes].join('\n'));
       return 0;
     });

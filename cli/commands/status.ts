@@ -1,6 +1,7 @@
 import { InvalidInputError } from '../../core/errors';
 import { listRecentRuns, readLastQueueSeen, readRecentBatches, readRun, type RunView } from '../../db/controls';
 import { countItems } from '../../db/items';
+import { readLeaseIfAny, stalledSince } from '../../db/lease';
 import { readRunTotals } from '../../db/totals';
 import { isLocalExecution } from '../../local/run-local';
 import { localEnv } from '../../local/env';
@@ -38,11 +39,12 @@ async function queueOf(db: RunDatabase, run: RunView, local: boolean, flags: Dep
 export async function readStatus(db: RunDatabase, run: RunView, flags: DeploymentFlags): Promise<StatusReport> {
   const current = run.executions.at(-1);
   const local = current === undefined || isLocalExecution(current);
-  const [totals, items, batches, queue] = await Promise.all([
+  const [totals, items, batches, queue, lease] = await Promise.all([
     readRunTotals(db.pool, db.schema, run.runId),
     countItems(db.pool, db.schema, run.runId),
     readRecentBatches(db.pool, db.schema, run.runId, 200),
     queueOf(db, run, local, flags),
+    readLeaseIfAny(db.pool, db.schema, run.runId),
   ]);
   let execution: { status?: string; consoleUrl?: string } | undefined;
   if (!local) {
@@ -54,7 +56,7 @@ export async function readStatus(db: RunDatabase, run: RunView, flags: Deploymen
     }
     execution = { status, consoleUrl: consoleUrl(current) };
   }
-  return makeStatusReport({ run, totals, items, batches, queue: queue.queue, queueNote: queue.note, execution });
+  return makeStatusReport({ run, totals, items, batches, queue: queue.queue, queueNote: queue.note, execution, ...(lease ? { lease } : {}) });
 }
 
 export const statusCommand: Command = {
@@ -79,7 +81,7 @@ ${DEPLOYMENT_USAGE}
     return withRunDatabase(values, async (db) => {
       if (runId === undefined) {
         const runs = await listRecentRuns(db.pool, db.schema, limit);
-        const rows = await Promise.all(runs.map(async (run) => ({ run, items: await countItems(db.pool, db.schema, run.runId) })));
+        const rows = await Promise.all(runs.map(async (run) => ({ run, items: await countItems(db.pool, db.schema, run.runId), stalled: stalledSince(await readLeaseIfAny(db.pool, db.schema, run.runId), run.status) !== null })));
         if (values.json) console.log(JSON.stringify(await Promise.all(rows.map(({ run }) => readStatus(db, run, values)))));
         else console.log(formatRunList(rows));
         return 0;

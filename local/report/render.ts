@@ -1,3 +1,4 @@
+import { describeStalled } from '../../core/lease';
 import { healthChart, runCharts } from './charts';
 import { escapeHtml, formatDuration, formatNumber, jsonForScript } from './format';
 import { buildReportModel, type DecisionRow, type ReportModel, type ReportSource } from './model';
@@ -29,8 +30,8 @@ export function renderReport(source: ReportSource, options: RenderOptions): stri
     `<title>${escapeHtml(title)}</title>`,
     `<style>${PAGE_STYLE}</style>`,
     '</head><body><main>',
-    `<header><h1>${escapeHtml(title)} <span class="status status-${escapeHtml(run.status)}">${escapeHtml(run.status)}</span></h1>`,
-    `<p class="reason">${escapeHtml(run.reason ?? '')}</p></header>`,
+    `<header><h1>${escapeHtml(title)} <span class="status status-${run.stalledSince ? 'stalled' : escapeHtml(run.status)}">${run.stalledSince ? 'stalled' : escapeHtml(run.status)}</span></h1>`,
+    `<p class="reason">${escapeHtml(run.stalledSince ? `${describeStalled(run.stalledSince)}: no processor works on this run (last recorded ${run.status}); start it again with the same run id${run.reason ? `. ${run.reason}` : ''}` : run.reason ?? '')}</p></header>`,
     summary(model),
     `<section id="episodes"><h2>What the controller did</h2><p class="note">Consecutive decisions with the same action and health verdict, as one line each. Times are since the run started (${escapeHtml(model.startedAt)}).</p>${episodesTable(model)}</section>`,
     `<section id="charts"><h2>Over time</h2><p class="note">Shaded: the health verdict was warning (yellow) or critical (red) from that decision to the next. Hover a point or bar for its value and reason.</p>${runCharts(model).map(renderChart).join('')}</section>`,
@@ -58,6 +59,8 @@ function summary(model: ReportModel): string {
     ['items succeeded', formatNumber(totals.itemsSucceeded, 0)],
     ['items that failed at least once', formatNumber(totals.itemsFailed, 0)],
     ['items dead-lettered', formatNumber(totals.itemsDeadLettered, 0)],
+    ['last error', totals.lastError ? `${totals.lastError.error} (item ${totals.lastError.dedupeKey ?? 'unknown'}; ${formatNumber(totals.lastError.items, 0)} items with this error)` : 'none'],
+    ...(totals.itemsAtLeastOnce > 0 ? [['items done at least once', `${formatNumber(totals.itemsAtLeastOnce, 0)} (ok without ctx.withTransaction: at-least-once, not exactly once)`] as [string, string]] : []),
     ['rows affected', formatNumber(totals.rowsAffected, 0)],
     ['batches', formatNumber(model.batches.length, 0)],
     ['decisions', `${model.decisions.length} (${actions})`],

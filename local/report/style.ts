@@ -8,7 +8,7 @@ h3 { font-size: 14px; margin: 0; display: inline; }
 p.reason { margin: 0 0 8px; color: #3a4148; }
 p.note { margin: 2px 0 8px; color: #5b636b; font-size: 12.5px; }
 .status { font-size: 13px; font-weight: 600; padding: 2px 8px; border-radius: 10px; vertical-align: middle; color: #fff; background: #5b636b; }
-.status-succeeded { background: #2e7d32; } .status-failed { background: #c62828; } .status-running { background: #1f5fa8; }
+.status-succeeded { background: #2e7d32; } .status-failed { background: #c62828; } .status-running { background: #1f5fa8; } .status-stalled { background: #8a5a00; }
 .status-backing-off { background: #e0a800; color: #1d2228; } .status-aborted, .status-paused { background: #757575; }
 table { border-collapse: collapse; font-size: 12.5px; }
 table.summary th { text-align: left; font-weight: normal; color: #5b636b; padding: 2px 16px 2px 0; }

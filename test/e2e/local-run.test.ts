@@ -63,6 +63,8 @@ describe('the synthesized state machine, run by the embedded runtime', () => {
       rowsAffected: 5000,
       itemsFailed: 0,
       itemsDeadLettered: 0,
+      itemsAtLeastOnce: 0,
+      lastError: null,
       rowsRemaining: 0,
       waits: [],
       pacedSeconds: 0,
@@ -75,7 +77,7 @@ describe('the synthesized state machine, run by the embedded runtime', () => {
     const { finishedAt, executionId, ...detail } = completion!.detail;
     assert.deepStrictEqual([completion!.source, completion!.detailType, detail], ['adaptive-backfill', 'Backfill Run Finished', {
       runId: 'e2e-happy', job: 'demo-lowercase-email', status: 'succeeded', reason: 'drained: 20 items done, 0 dead-lettered', itemsPlanned: 20,
-      itemsSucceeded: 20, rowsAffected: 5000, itemsFailed: 0, itemsDeadLettered: 0,
+      itemsSucceeded: 20, rowsAffected: 5000, itemsFailed: 0, itemsDeadLettered: 0, itemsAtLeastOnce: 0, lastError: null,
     }]);
     assert.match(executionId, /:execution:local:e2e-happy$/);
     assert.ok(!Number.isNaN(Date.parse(finishedAt)));

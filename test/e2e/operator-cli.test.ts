@@ -73,7 +73,7 @@ describe('steering a local run from other processes with the backfill command', 
       ['paused', true, false, { items: 20, done: 4, deadLettered: 0, outstanding: 16, percent: 20, rows: 400 }, { source: 'last-batch', visible: 16, inFlight: 0 }, 'pause', 1, null],
     );
     assert.deepStrictEqual([set.code, set.stdout.split('\n')[0]], [0, 'run cli-steer: live knobs batch.minSize=2 batch.maxSize=2 batch.initialSize=2 (read by its next probe)']);
-    assert.deepStrictEqual(human.stdout.trimEnd().split('\n').map((line) => line.slice(0, 11).trim()), ['run', 'progress', 'rate', 'batch', 'health', 'queue', 'controls', 'knobs', 'executions', 'updated']);
+    assert.deepStrictEqual(human.stdout.trimEnd().split('\n').map((line) => line.slice(0, 11).trim()), ['run', 'progress', 'rate', 'batch', 'health', 'queue', 'controls', 'knobs', 'executions', 'processor', 'updated']);
     assert.match(human.stdout, /^batch {7}2 items · last decision: pause: paused by the operator$/m);
     assert.match(human.stdout, /^controls {4}PAUSED \(backfill resume to go on\) · no abort requested$/m);
     assert.deepStrictEqual([resumed.code, resumed.stdout.trim()], [0, 'run cli-steer: resumed. It goes on at its next probe, within 10s (pausePollSeconds).']);
@@ -114,7 +114,7 @@ describe('steering a local run from other processes with the backfill command', 
     const event = completionEvent(aborted.stderr);
     const { finishedAt, executionId, ...detail } = event.detail;
     assert.deepStrictEqual([event.source, event['detail-type'], typeof finishedAt, String(executionId).endsWith(':cli-abort')], ['adaptive-backfill', 'Backfill Run Finished', 'string', true]);
-    assert.deepStrictEqual(detail, { runId: 'cli-abort', job: 'gated-counter', status: 'aborted', reason: 'aborted by the operator', itemsPlanned: 20, itemsSucceeded: 4, rowsAffected: 400, itemsFailed: 0, itemsDeadLettered: 0 });
+    assert.deepStrictEqual(detail, { runId: 'cli-abort', job: 'gated-counter', status: 'aborted', reason: 'aborted by the operator', itemsPlanned: 20, itemsSucceeded: 4, rowsAffected: 400, itemsFailed: 0, itemsDeadLettered: 0, itemsAtLeastOnce: 0, lastError: null });
     const report = JSON.parse(statusAfterAbort.stdout);
     assert.deepStrictEqual([report.status, report.abortRequested, report.progress.done, report.progress.outstanding], ['aborted', true, 4, 16]);
     assert.deepStrictEqual([pauseAborted.code, pauseAborted.stderr.split('\n')[0]], [1, 'backfill: RUN: run cli-abort has ended (aborted): nothing to pause. Starting it again with the same run id resumes its work']);

@@ -71,7 +71,7 @@ describe('batch processor (real Postgres, local SQS)', () => {
     const { finishedAt, ...outcome } = last.outcome!;
     assert.deepStrictEqual([last.received, last.drained, outcome], [0, true, {
       runId: run.runId, job: 'counter', status: 'succeeded', reason: 'drained: 10 items done, 0 dead-lettered', itemsPlanned: 10,
-      itemsSucceeded: 10, rowsAffected: 100, itemsFailed: 0, itemsDeadLettered: 0, executionId: EXECUTION,
+      itemsSucceeded: 10, rowsAffected: 100, itemsFailed: 0, itemsDeadLettered: 0, itemsAtLeastOnce: 0, lastError: null, executionId: EXECUTION,
     }]);
     assert.ok(!Number.isNaN(Date.parse(finishedAt)));
   });
@@ -148,28 +148,61 @@ describe('batch processor (real Postgres, local SQS)', () => {
     assert.deepStrictEqual(failures.rows, [{ dedupe_key: 'range:11-21', error: 'division by zero', has_stack: true }]);
   });
 
-  it('fails the whole batch when the job throws, releasing its items for another try', async () => {
-    // Prepare
-    const job: CodeJobDefinition = { name: 'crashes', process: async () => { throw new Error('out of memory'); } };
-    await sendItems(queues.sqs, queues.queueUrl, [makeRangeItem(run.runId, { lo: '1', hi: '11' })]);
+  it('records an ok without withTransaction done after the fact, and does not run it again on a later delivery', async () => {
+    // Prepare: a job that changes its rows on ctx.db directly; the item is delivered twice
+    const job: CodeJobDefinition = {
+      name: 'no-transaction',
+      process: async (items, ctx) => Promise.all(items.map(async (item) => ({ status: 'ok' as const, rowsAffected: (await ctx.db.query('UPDATE counted SET n = n + 1 WHERE id >= $1 AND id < $2', [item.range!.lo, item.range!.hi])).rowCount ?? 0 }))),
+    };
+    const item = makeRangeItem(run.runId, { lo: '1', hi: '11' });
+    await sendItems(queues.sqs, queues.queueUrl, [item]);
+    const handler = makeBatchProcessorHandler(deps(job));
     // Act
-    const error = await makeBatchProcessorHandler(deps(job))({ run, batchSize: 10, executionId: EXECUTION }).catch((e: Error) => e);
+    const first = await handler({ run, batchSize: 10, executionId: EXECUTION });
+    await sendItems(queues.sqs, queues.queueUrl, [item]);
+    const second = await handler({ run, batchSize: 10, executionId: EXECUTION });
     // Assess
-    assert.deepStrictEqual([(error as Error).name, (error as Error).message], ['BatchFailedError', 'batch of 1 items failed: out of memory']);
-    const { rows } = await db.pool.query(`SELECT attempt, error, final, stack IS NOT NULL AS has_stack FROM ${SCHEMA}.failures WHERE run_id = $1`, [run.runId]);
-    assert.deepStrictEqual(rows, [{ attempt: 1, error: 'out of memory', final: false, has_stack: true }]);
-    assert.deepStrictEqual(await queueDepth(queues.sqs, queues.queueUrl), { visible: 1, inFlight: 1, delayed: 0 });
+    assert.deepStrictEqual([first.succeeded, first.rowsAffected, second.succeeded, second.rowsAffected], [1, 10, 1, 0]);
+    const { rows } = await db.pool.query(`SELECT dedupe_key, rows_affected::int AS rows, at_least_once FROM ${SCHEMA}.done_items WHERE run_id = $1`, [run.runId]);
+    assert.deepStrictEqual(rows, [{ dedupe_key: 'range:1-11', rows: 10, at_least_once: true }]);
+    const counted = await db.pool.query('SELECT n, count(*)::int AS rows FROM counted GROUP BY n ORDER BY n');
+    assert.deepStrictEqual(counted.rows, [{ n: 0, rows: 90 }, { n: 1, rows: 10 }]);
   });
 
-  it('dead-letters a malformed message with its reason even when the job crashes, and releases the good items', async () => {
-    // Prepare: two good items, a malformed body and an item of another run, for a job that throws
+  it('isolates the poison item when a code job throws for its batch: only it is charged, with its own error', async () => {
+    // Prepare: ten ranges done one after another; the job throws naming its batch's span when it meets range 31-41
+    const job: CodeJobDefinition = {
+      name: 'throws-for-the-batch',
+      process: async (items, ctx) => {
+        const outcomes = [];
+        for (const item of items) {
+          if (item.range!.lo === '31') throw new Error(`boom in ${items[0].range!.lo}-${items.at(-1)!.range!.hi}`);
+          outcomes.push(await ctx.withTransaction(item, async (tx) => (await tx.query('UPDATE counted SET n = n + 1 WHERE id >= $1 AND id < $2', [item.range!.lo, item.range!.hi])).rowCount ?? 0));
+        }
+        return outcomes;
+      },
+    };
+    await sendItems(queues.sqs, queues.queueUrl, Array.from({ length: 10 }, (_, i) => makeRangeItem(run.runId, { lo: String(i * 10 + 1), hi: String(i * 10 + 11) })));
+    // Act
+    const stats = await makeBatchProcessorHandler(deps(job))({ run, batchSize: 10, executionId: EXECUTION });
+    // Assess: nine done exactly once (the first three twice tried, a no-op), the poison one charged alone
+    assert.deepStrictEqual([stats.received, stats.succeeded, stats.retried, stats.deadLettered, stats.rowsAffected, stats.error], [10, 9, 1, 0, 90, undefined]);
+    assert.deepStrictEqual(stats.lastError, { error: 'boom in 31-41', dedupeKey: 'range:31-41', items: 1 });
+    const { rows } = await db.pool.query(`SELECT dedupe_key, attempt, error, final FROM ${SCHEMA}.failures WHERE run_id = $1`, [run.runId]);
+    assert.deepStrictEqual(rows, [{ dedupe_key: 'range:31-41', attempt: 1, error: 'boom in 31-41', final: false }]);
+    const counted = await db.pool.query('SELECT n, count(*)::int AS rows FROM counted GROUP BY n ORDER BY n');
+    assert.deepStrictEqual(counted.rows, [{ n: 0, rows: 10 }, { n: 1, rows: 90 }]);
+  });
+
+  it('dead-letters a malformed message with its reason even when the job throws, and charges each good item its own try', async () => {
+    // Prepare: two good items, a malformed body and an item of another run, for a job that always throws
     const job: CodeJobDefinition = { name: 'crashes', process: async () => { throw new Error('out of memory'); } };
     await sendItems(queues.sqs, queues.queueUrl, [makeRangeItem(run.runId, { lo: '1', hi: '11' }), makeRangeItem('older-run', { lo: '1', hi: '11' }), makeRangeItem(run.runId, { lo: '11', hi: '21' })]);
     await queues.sqs.send(new SendMessageCommand({ QueueUrl: queues.queueUrl, MessageBody: 'garbage' }));
     // Act
-    const error = await makeBatchProcessorHandler(deps(job))({ run, batchSize: 10, executionId: EXECUTION }).catch((e: Error) => e);
-    // Assess: the job's error is thrown; only the two good items are left in the queue, released for another try
-    assert.deepStrictEqual([(error as Error).name, (error as Error).message], ['BatchFailedError', 'batch of 2 items failed: out of memory']);
+    const stats = await makeBatchProcessorHandler(deps(job))({ run, batchSize: 10, executionId: EXECUTION });
+    // Assess: only the two items of this run are left in the queue, each retried after failing on its own
+    assert.deepStrictEqual([stats.received, stats.succeeded, stats.retried, stats.deadLettered], [4, 0, 2, 1]); // the foreign item is counted apart
     const foreign = `belongs to run older-run, not ${run.runId} (the run executing); redrive it when run older-run runs again`;
     assert.deepStrictEqual((await deadLetters()).map((m) => m.reason).sort(), [foreign, 'malformed work item: body is not JSON: "garbage"']);
     const { rows } = await db.pool.query(`SELECT run_id, dedupe_key, error, final FROM ${SCHEMA}.failures WHERE run_id IN ($1, 'older-run') ORDER BY run_id, error, dedupe_key`, [run.runId]);
@@ -179,6 +212,7 @@ describe('batch processor (real Postgres, local SQS)', () => {
       { run_id: run.runId, dedupe_key: 'range:1-11', error: 'out of memory', final: false },
       { run_id: run.runId, dedupe_key: 'range:11-21', error: 'out of memory', final: false },
     ]);
+    assert.deepStrictEqual(stats.lastError, { error: 'out of memory', dedupeKey: 'range:11-21', items: 2 });
     // (local-aws-sqs counts a hidden message as visible too)
     assert.deepStrictEqual(await queueDepth(queues.sqs, queues.queueUrl), { visible: 2, inFlight: 2, delayed: 0 });
     const { Messages = [] } = await queues.sqs.send(new ReceiveMessageCommand({ QueueUrl: queues.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 5 }));
@@ -186,42 +220,40 @@ describe('batch processor (real Postgres, local SQS)', () => {
     assert.deepStrictEqual([...Messages, ...again].map((m) => JSON.parse(m.Body!).dedupeKey).sort(), ['range:1-11', 'range:11-21']);
   });
 
-  it('throws the job\'s own error when settling the failed batch fails too, and logs the cleanup\'s error', async () => {
-    // Prepare: a job that takes the failures table away, then throws; so recording its failures fails
-    const job: CodeJobDefinition = {
-      name: 'crashes-and-breaks',
-      process: async (_items, ctx) => {
-        await ctx.db.query(`ALTER TABLE ${SCHEMA}.failures RENAME TO failures_away`);
-        throw new Error('out of memory');
-      },
-    };
-    const { telemetry, logs } = recordingTelemetry();
-    await sendItems(queues.sqs, queues.queueUrl, [makeRangeItem(run.runId, { lo: '1', hi: '11' })]);
+  it('hands a throwing batch it could not split before the deadline back uncharged, and says so', async () => {
+    // Prepare: the job throws after 800 ms; the invocation has 1.5 s left, so the deadline is 0.5 s away
+    const job: CodeJobDefinition = { name: 'slow-then-throws', process: async () => { await new Promise((resolve) => setTimeout(resolve, 800)); throw new Error('out of memory'); } };
+    const { telemetry, logs, flushed } = recordingTelemetry();
+    await sendItems(queues.sqs, queues.queueUrl, [makeRangeItem(run.runId, { lo: '1', hi: '11' }), makeRangeItem(run.runId, { lo: '11', hi: '21' })]);
+    const invokedAt = Date.now();
     // Act
-    const error = await makeBatchProcessorHandler({ ...deps(job), telemetry })({ run, batchSize: 10, executionId: EXECUTION }).catch((e: Error) => e);
-    await db.pool.query(`ALTER TABLE ${SCHEMA}.failures_away RENAME TO failures`);
-    // Assess: the job's error is thrown (with its cause), the cleanup's is logged, and the item was still released
-    assert.deepStrictEqual([(error as Error).name, (error as Error).message, ((error as Error).cause as Error | undefined)?.message], ['BatchFailedError', 'batch of 1 items failed: out of memory', 'out of memory']);
-    assert.deepStrictEqual(logs.map((l) => [l.level, l.message, l.fields?.step, l.fields?.error]), [
-      ['error', 'batch failed', undefined, 'out of memory'],
-      ['error', 'settling the failed batch failed', 'recording its failures', `relation "${SCHEMA}.failures" does not exist`],
-    ]);
-    assert.deepStrictEqual(await queueDepth(queues.sqs, queues.queueUrl), { visible: 1, inFlight: 1, delayed: 0 });
+    const stats = await makeBatchProcessorHandler({ ...deps(job), telemetry })({ run, batchSize: 10, executionId: EXECUTION }, { getRemainingTimeInMillis: () => invokedAt + 1500 - Date.now() });
+    // Assess: no failure recorded, the batch reports its error (the controller shrinks the next), fresh copies are back
+    const error = 'job slow-then-throws did not finish its batch before the deadline; its items go back uncharged and the next batch is smaller';
+    assert.deepStrictEqual([stats.received, stats.succeeded, stats.retried, stats.deadLettered, stats.error], [2, 0, 0, 0, error]);
+    const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM ${SCHEMA}.failures WHERE run_id = $1`, [run.runId]);
+    assert.deepStrictEqual(rows, [{ n: 0 }]);
+    const { Messages = [] } = await queues.sqs.send(new ReceiveMessageCommand({ QueueUrl: queues.queueUrl, MaxNumberOfMessages: 10, AttributeNames: ['All'] }));
+    assert.deepStrictEqual(Messages.map((m) => [JSON.parse(m.Body!).dedupeKey, m.Attributes?.ApproximateReceiveCount]).sort(), [['range:1-11', '1'], ['range:11-21', '1']]);
+    assert.deepStrictEqual(logs.filter((l) => l.level === 'error').map((l) => [l.message, l.fields?.items, l.fields?.error]), [['batch failed', 2, error]]);
+    assert.deepStrictEqual(flushed.flat().filter((m) => m.name === 'BatchesFailed'), [{ name: 'BatchesFailed', unit: 'Count', value: 1 }]);
   });
 
-  it('stops at the deadline from the invocation\'s remaining time: the running range is cancelled, the rest come back', async () => {
+  it('stops at the deadline from the invocation\'s remaining time: the running range is charged, the ranges not reached come back uncharged', async () => {
     // Prepare: each range sleeps 1.5 s; the invocation has 2 s left, so the deadline is 1 s away
     const job: JobDefinition = { ...counterJob, name: 'slow', sql: 'UPDATE counted SET n = n + 1 WHERE id >= $1 AND id < $2 AND pg_sleep(1.5) IS NOT NULL' };
     await sendItems(queues.sqs, queues.queueUrl, ['1', '11', '21'].map((lo) => makeRangeItem(run.runId, { lo, hi: String(Number(lo) + 10) })));
     const invokedAt = Date.now();
     // Act
     const stats = await makeBatchProcessorHandler(deps(job))({ run, batchSize: 10, executionId: EXECUTION }, { getRemainingTimeInMillis: () => invokedAt + 2000 - Date.now() });
-    // Assess
+    // Assess: the first range had the whole invocation and is charged; the two not reached are fresh copies
     assert.equal(settleMarginMs(2000), 1000);
-    assert.deepStrictEqual([stats.received, stats.succeeded, stats.retried, stats.rowsAffected], [3, 0, 3, 0]);
-    const { rows } = await db.pool.query(`SELECT count(*)::int AS n, min(error) AS error, bool_or(final) AS final FROM ${SCHEMA}.failures WHERE run_id = $1`, [run.runId]);
-    assert.deepStrictEqual(rows, [{ n: 3, error: DEADLINE_REASON, final: false }]);
+    assert.deepStrictEqual([stats.received, stats.succeeded, stats.retried, stats.rowsAffected], [3, 0, 1, 0]);
+    const { rows } = await db.pool.query(`SELECT dedupe_key, error, final FROM ${SCHEMA}.failures WHERE run_id = $1`, [run.runId]);
+    assert.deepStrictEqual(rows, [{ dedupe_key: 'range:1-11', error: DEADLINE_REASON, final: false }]);
     const counted = await db.pool.query('SELECT sum(n)::int AS n FROM counted');
     assert.deepStrictEqual(counted.rows, [{ n: 0 }]);
+    const { Messages = [] } = await queues.sqs.send(new ReceiveMessageCommand({ QueueUrl: queues.queueUrl, MaxNumberOfMessages: 10, AttributeNames: ['All'] }));
+    assert.deepStrictEqual(Messages.map((m) => [JSON.parse(m.Body!).dedupeKey, m.Attributes?.ApproximateReceiveCount]).sort(), [['range:11-21', '1'], ['range:21-31', '1']]);
   });
 });

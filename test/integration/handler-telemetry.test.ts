@@ -84,16 +84,16 @@ describe('handler telemetry (real Postgres, local SQS)', () => {
     ]]);
   });
 
-  it('the processor records a batch that failed as a whole, with the error, before it throws', async () => {
+  it('the processor counts a throwing job\'s item as retried, not the batch as failed (the throw was isolated to it)', async () => {
     // Prepare
     const { telemetry, logs, flushed } = recordingTelemetry();
     const job: CodeJobDefinition = { name: 'crashes', process: async () => { throw new Error('out of memory'); } };
     await sendItems(queues.sqs, queues.queueUrl, [makeRangeItem(run.runId, { lo: '1', hi: '11' })]);
     // Act
-    const error = await makeBatchProcessorHandler(deps(job, telemetry))({ run, batchSize: 10, executionId: EXECUTION }).catch((e: Error) => e);
+    const stats = await makeBatchProcessorHandler(deps(job, telemetry))({ run, batchSize: 10, executionId: EXECUTION });
     // Assess
-    assert.equal((error as Error).name, 'BatchFailedError');
-    assert.deepStrictEqual(logs.map((l) => [l.level, l.message, l.fields?.runId, typeof l.fields?.batchId, l.fields?.items, l.fields?.error]), [['error', 'batch failed', run.runId, 'string', 1, 'out of memory']]);
-    assert.deepStrictEqual(flushed, [[{ name: 'BatchesFailed', unit: 'Count', value: 1 }]]);
+    assert.deepStrictEqual([stats.retried, stats.error, stats.lastError], [1, undefined, { error: 'out of memory', dedupeKey: 'range:1-11', items: 1 }]);
+    assert.deepStrictEqual(logs.map((l) => [l.level, l.message]), [['info', 'batch']]);
+    assert.deepStrictEqual(flushed.flat().filter((m) => m.name === 'BatchesFailed' || m.name === 'ItemsRetried'), [{ name: 'ItemsRetried', unit: 'Count', value: 1 }]);
   });
 });

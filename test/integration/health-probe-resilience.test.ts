@@ -62,7 +62,7 @@ describe('the health probe when the database fails it (handler level)', () => {
     const { finishedAt, totalsUnavailable, ...outcome } = decision.outcome as NonNullable<typeof decision.outcome> & { totalsUnavailable: string };
     assert.deepStrictEqual([decision.action, outcome], ['halt', {
       runId: 'resilience', job: 'counter', status: 'failed', reason: decision.reason, itemsPlanned: 3,
-      itemsSucceeded: null, rowsAffected: null, itemsFailed: null, itemsDeadLettered: null, executionId: EXECUTION,
+      itemsSucceeded: null, rowsAffected: null, itemsFailed: null, itemsDeadLettered: null, itemsAtLeastOnce: null, lastError: null, executionId: EXECUTION,
     }]);
     assert.match(decision.reason, /^backoff budget of \d+s spent; still unhealthy: probe unmeasured/);
     assert.match(totalsUnavailable, /^reading the run's totals failed: connect ECONNREFUSED 127\.0\.0\.1:\d+$/);

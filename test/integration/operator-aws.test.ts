@@ -204,6 +204,8 @@ describe('operator commands on AWS runs (Step Functions and SQS mocked at the SD
       status: 'running',
       reason: 'degraded, smaller batch: lockWaits 7s (warning)',
       progress: { items: 10, done: 0, deadLettered: 0, outstanding: 10, percent: 0, rows: 0 },
+      lastError: null,
+      itemsAtLeastOnce: 0,
       rate: null,
       etaSeconds: null,
       batchSize: 6,
@@ -215,6 +217,9 @@ describe('operator commands on AWS runs (Step Functions and SQS mocked at the SD
       knobs: { batch: { maxSize: 50 } },
       executions: { count: 1, current: execution('aws-status-1'), currentStatus: 'RUNNING', consoleUrl: CONSOLE(execution('aws-status-1')) },
       finishedAt: null,
+      // Seeded without a lease (as a run from before leases): no processor is known, and it is not called stalled.
+      processor: null,
+      stalledSince: null,
     });
     assert.match(text.stdout, /^health {6}warning \(probed 2026-11-22T10:00:00.000Z\)\n {12}warning: lockWaits 7s \(1 waiting longer than 5s\)$/m);
     assert.match(text.stdout, /^queue {7}SQS now: 7 visible, 3 in flight, 1 delayed · DLQ 2 · items: 10 to do, 0 in the DLQ$/m);

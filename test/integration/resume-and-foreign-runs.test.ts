@@ -58,12 +58,16 @@ describe('resuming a run and the shared queue, at the handler level (real Postgr
     const { Messages = [] } = await queues.sqs.send(new ReceiveMessageCommand({ QueueUrl: queues.queueUrl, MaxNumberOfMessages: 2 }));
     // The crashed invocation's messages come back once their visibility timeout ends (here: at once).
     for (const m of Messages) await queues.sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queues.queueUrl, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0 }));
-    // Act
+    // Act: a second execution is refused while the crashed one's lease is live; once it has lapsed (here: made to)
+    // the second one takes the run over
+    const refused = await init({ input, executionName: 'crashy-2', executionId: ARN('crashy-2') }).catch((error: Error) => error);
+    await db.pool.query(`UPDATE backfill.leases SET expires_at = now() - interval '1 second' WHERE run_id = 'crashy'`);
     const second = await init({ input, executionName: 'crashy-2', executionId: ARN('crashy-2') });
     const depthAfterRestart = await queueDepth(queues.sqs, queues.queueUrl);
     let last = await process({ run: second.run, batchSize: 50, executionId: ARN('crashy-2') });
     while (!last.drained) last = await process({ run: second.run, batchSize: 50, executionId: ARN('crashy-2') });
     // Assess
+    assert.deepStrictEqual([(refused as Error).name, (refused as Error).message.startsWith(`run crashy is being processed by ${ARN('crashy-1')} (last heartbeat `)], ['LeaseHeldError', true]);
     assert.deepStrictEqual([first.run.plannedItems, second.run.plannedItems, Messages.length], [10, 10, 2]);
     assert.deepStrictEqual(depthAfterRestart, { visible: 6, inFlight: 0, delayed: 0 });
     assert.deepStrictEqual(await changes(db), { '1': 1000 });
@@ -85,6 +89,8 @@ describe('resuming a run and the shared queue, at the handler level (real Postgr
     // Act: a continuation (carry) keeps the flags; the operator starting the run again clears them, keeps the knobs
     const continued = await init({ input: { ...input, carry: { control: aborted, settings: {} } }, executionName: 'steered-2', executionId: ARN('steered-2') });
     const flagsAfterContinuation = await readRun(db.pool, SCHEMA, 'steered');
+    // The continuation's first probe sees the abort flag too, and ends it (releasing the run's lease)
+    await probe({ run: continued.run, control: continued.control, lastBatch: null, executionId: ARN('steered-2') });
     const resumed = await init({ input, executionName: 'steered-3', executionId: ARN('steered-3') });
     const flagsAfterResume = await readRun(db.pool, SCHEMA, 'steered');
     const decision = await probe({ run: resumed.run, control: resumed.control, lastBatch: null, executionId: ARN('steered-3') });

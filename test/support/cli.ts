@@ -33,7 +33,7 @@ export async function backfillInProcess(...args: string[]): Promise<CliResult> {
 const CLEAN_ENV = { DATABASE_URL: '', BACKFILL_STACK: '', BACKFILL_QUEUE_URL: '', BACKFILL_DLQ_URL: '', BACKFILL_STATE_MACHINE_ARN: '' };
 
 /** A `backfill` child process (the real CLI, bin/backfill.js); `exited` settles when it ends. */
-export function startBackfill(...args: string[]): { readonly exited: Promise<CliResult> } {
+export function startBackfill(...args: string[]): { readonly exited: Promise<CliResult>; readonly pid: number; kill(signal: NodeJS.Signals): void } {
   const child = spawn(process.execPath, [join(ROOT, 'bin', 'backfill.js'), ...args], { cwd: ROOT, env: { ...process.env, ...CLEAN_ENV } });
   let stdout = '';
   let stderr = '';
@@ -43,7 +43,7 @@ export function startBackfill(...args: string[]): { readonly exited: Promise<Cli
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
   });
-  return { exited };
+  return { exited, pid: child.pid!, kill: (signal) => void child.kill(signal) };
 }
 
 /** Runs `backfill ARGS` as a child process to its end. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { backoffSeconds, decide, initialControl, NO_REQUESTS, nextBatchSize, type BatchStats, type ControlState } from '../../core/controller';
+import { backoffSeconds, decide, failureRatioProblem, freshBatch, initialControl, NO_REQUESTS, nextBatchSize, type BatchStats, type ControlState } from '../../core/controller';
 import { evaluateChecks } from '../../core/evaluate';
 import type { HealthCheckResult, HealthReport, Verdict } from '../../core/health';
 import type { StrategyName } from '../../core/health-settings';
@@ -130,6 +130,128 @@ describe('decide', () => {
     const next = decide(settings, initialControl(settings), last, report('ok'));
     // Assess
     assert.deepStrictEqual([next.action, next.waitSeconds, next.reason, next.backoffAttempt, next.totalBackoffSeconds], ['backoff', 1, 'waiting for 4 in-flight items', 0, 0]);
+  });
+});
+
+describe('decide: each batch report is consumed once', () => {
+  it('after waiting for in-flight items, runs a batch again instead of waiting on the same report forever', () => {
+    // Prepare: the state machine hands the same $.lastBatch back after every Backoff (only ProcessBatch replaces it)
+    const retried = batch(3, 300, { batchId: 'b1', succeeded: 0, retried: 3, rowsAffected: 0, queue: { visible: 0, inFlight: 3 } });
+    const empty2 = batch(0, 5, { batchId: 'b2', queue: { visible: 0, inFlight: 3 } });
+    const empty3 = batch(0, 5, { batchId: 'b3', queue: { visible: 0, inFlight: 3 } });
+    const back = batch(3, 300, { batchId: 'b4', queue: { visible: 0, inFlight: 0 } });
+    const reports = [retried, empty2, empty2, empty3, empty3, back];
+    // Act
+    let control: ControlState = initialControl(settings);
+    const steps = reports.map((last) => {
+      control = decide(settings, control, last, report('ok'));
+      return [control.action, control.waitSeconds, control.inFlightWaits, control.lastBatchId];
+    });
+    // Assess: the wait grows 1 s, 2 s; each stale report leads to a batch; a batch that receives resets the wait
+    assert.deepStrictEqual(steps, [
+      ['proceed', 0, 0, 'b1'],
+      ['backoff', 1, 1, 'b2'],
+      ['proceed', 0, 1, 'b2'],
+      ['backoff', 2, 2, 'b3'],
+      ['proceed', 0, 2, 'b3'],
+      ['proceed', 0, 0, 'b4'],
+    ]);
+  });
+
+  it('caps the wait for in-flight items at MAX_IN_FLIGHT_WAIT_SECONDS', () => {
+    // Prepare
+    let control: ControlState = initialControl(settings);
+    // Act
+    const waits = [1, 2, 3, 4, 5, 6].map((i) => {
+      control = decide(settings, control, batch(0, 5, { batchId: `e${i}`, queue: { visible: 0, inFlight: 1 } }), report('ok'));
+      return control.waitSeconds;
+    });
+    // Assess
+    assert.deepStrictEqual(waits, [1, 2, 4, 8, 8, 8]);
+  });
+
+  it('counts a failed batch once, however many probes see its report', () => {
+    // Prepare: BatchFailed's report, then two backoffs (unhealthy) that hand it back
+    const failed = batch(0, 0, { batchId: 'f1', error: 'BatchFailedError: database went away' });
+    let control: ControlState = { ...initialControl(settings), batchSize: 40 };
+    // Act
+    const steps = (['critical', 'critical', 'ok'] as const).map((verdict) => {
+      control = decide(settings, control, failed, report(verdict), NO_REQUESTS, () => 0);
+      return [control.action, control.batchSize, control.consecutiveFailures];
+    });
+    // Assess: halved once, counted once
+    assert.deepStrictEqual(steps, [['backoff', 20, 1], ['backoff', 20, 1], ['proceed', 20, 1]]);
+  });
+
+  it('learns the batch size from a report once, and keeps the exact state on a stale one', () => {
+    // Prepare: 10 ms per item would grow the batch each time the report was read
+    const fast = batch(10, 100, { batchId: 'b1' });
+    const first = decide(settings, initialControl(settings), fast, report('ok'));
+    // Act
+    const again = decide(settings, first, fast, report('ok'));
+    // Assess
+    assert.deepStrictEqual(freshBatch(first, fast), null);
+    assert.deepStrictEqual(again, {
+      ...first,
+      iteration: 2,
+      executionIterations: 2,
+    });
+    assert.deepStrictEqual(first, {
+      iteration: 1,
+      executionIterations: 1,
+      generation: 1,
+      batchSize: 12,
+      backoffAttempt: 0,
+      totalBackoffSeconds: 0,
+      consecutiveFailures: 0,
+      action: 'proceed',
+      waitSeconds: 0,
+      paceSeconds: 0,
+      reason: 'healthy',
+      lastBatchId: 'b1',
+      inFlightWaits: 0,
+      itemsSucceeded: 10,
+      itemsDeadLettered: 0,
+    });
+  });
+
+  it('takes a report without an id as fresh (no id to remember)', () => {
+    // Prepare
+    const control = { ...initialControl(settings), lastBatchId: 'b1' };
+    const last = batch(1, 10);
+    // Act
+    const fresh = freshBatch(control, last);
+    // Assess
+    assert.deepStrictEqual(fresh, last);
+  });
+});
+
+describe('decide: the failure-ratio halt (failures.haltRatio, failures.minItems)', () => {
+  it('halts with the last error once more than haltRatio of at least minItems settled items were dead-lettered', () => {
+    // Prepare: defaults 0.5 after 50; batches of 10 items, 6 of them dead-lettered each
+    const s = resolveSettings();
+    const lastError = { error: 'column "nope" does not exist', dedupeKey: 'range:0-100', items: 30 };
+    let control: ControlState = initialControl(s);
+    // Act
+    const steps = [1, 2, 3, 4, 5].map((i) => {
+      control = decide(s, control, batch(10, 100, { batchId: `b${i}`, succeeded: 4, deadLettered: 6, lastError }), report('ok'));
+      return [control.action, control.itemsSucceeded, control.itemsDeadLettered];
+    });
+    // Assess: the fifth batch reaches 50 settled items, 30 of them dead
+    assert.deepStrictEqual(steps, [['proceed', 4, 6], ['proceed', 8, 12], ['proceed', 12, 18], ['proceed', 16, 24], ['halt', 20, 30]]);
+    assert.equal(control.reason, '30 of 50 settled items were dead-lettered (more than failures.haltRatio 0.5 after at least failures.minItems 50); last error: column "nope" does not exist');
+  });
+
+  it('does not halt at exactly the ratio, below minItems, or with haltRatio 1', () => {
+    // Act
+    const problems = [
+      failureRatioProblem(resolveSettings(), 25, 25, 'x'),
+      failureRatioProblem(resolveSettings(), 0, 49, 'x'),
+      failureRatioProblem(resolveSettings({ failures: { haltRatio: 1 } }), 0, 1000, 'x'),
+      failureRatioProblem(resolveSettings({ failures: { haltRatio: 0, minItems: 1 } }), 10, 1, 'x'),
+    ];
+    // Assess
+    assert.deepStrictEqual(problems, [undefined, undefined, undefined, '1 of 11 settled items were dead-lettered (more than failures.haltRatio 0 after at least failures.minItems 1); last error: x']);
   });
 
   it('uses the defaults when nothing is overridden', () => {

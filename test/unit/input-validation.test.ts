@@ -31,7 +31,7 @@ describe('parseExecutionInput', () => {
       [{}, 'job: must name the deployed job (letters, digits, _ . : -, at most 80); got undefined'],
       [{ job: 'demo', sql: 'DROP TABLE x' }, 'sql: raw SQL is never accepted in execution input: jobs are deployed code, select one by "job"'],
       [{ job: 'demo', rawSql: 'x' }, 'rawSql: raw SQL is never accepted in execution input: jobs are deployed code, select one by "job"'],
-      [{ job: 'demo', color: 'red' }, 'color: is not a known field; allowed: job, runId, chunkSize, continueAfter, pausePollSeconds, batch, degraded, backoff, health, latency, carry'],
+      [{ job: 'demo', color: 'red' }, 'color: is not a known field; allowed: job, runId, chunkSize, continueAfter, pausePollSeconds, batch, degraded, backoff, failures, health, latency, carry'],
       [{ job: 'demo', runId: 'a b' }, 'runId: must be letters, digits, _ . : - (at most 80); got "a b"'],
       [{ job: 'demo', chunkSize: 0 }, 'input.chunkSize: must be an integer from 1 to 1000000; got 0'],
       [{ job: 'demo', batch: { maxSize: 2.5 } }, 'input.batch.maxSize: must be an integer from 1 to 10000; got 2.5'],
@@ -53,9 +53,9 @@ describe('parseExecutionInput', () => {
     // Prepare
     const control = { iteration: 9, executionIterations: 3, generation: 2, batchSize: 7, backoffAttempt: 0, totalBackoffSeconds: 4, consecutiveFailures: 0, action: 'continue', waitSeconds: 0, paceSeconds: 0, reason: 'r' };
     // Act
-    const parsed = parseExecutionInput({ job: 'demo', runId: 'r1', carry: { control, settings: { chunkSize: 50 } }, AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID: 'arn:x' }, 'exec');
-    // Assess
-    assert.deepStrictEqual(parsed, { jobName: 'demo', runId: 'r1', overrides: {}, carry: { control, settings: { chunkSize: 50 } } });
+    const parsed = parseExecutionInput({ job: 'demo', runId: 'r1', carry: { control, settings: { chunkSize: 50 } }, AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID: 'arn:aws:states:us-east-1:1:execution:m:e' }, 'exec');
+    // Assess: the parent is who the run's lease is taken over from
+    assert.deepStrictEqual(parsed, { jobName: 'demo', runId: 'r1', overrides: {}, carry: { control, settings: { chunkSize: 50 } }, parentExecutionId: 'arn:aws:states:us-east-1:1:execution:m:e' });
   });
 });
 

@@ -158,7 +158,7 @@ describe('LocalStack parity: Lambda API errors named Exception', () => {
     // Act
     const results = [await runInit(flaky(LOCALSTACK_LAMBDA_API_ERROR, 2)), await runInit(flaky(LOCALSTACK_LAMBDA_API_ERROR, 10)), await runInit(flaky('InvalidInputError', 1))];
     // Assess: the retriers of Init, then what they do (aborted = Init passed and the run went on to its end)
-    assert.deepStrictEqual(init.Retry?.map((r) => r.ErrorEquals), [['Lambda.ClientExecutionTimeoutException', 'Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException'], ['Exception']]);
+    assert.deepStrictEqual(init.Retry?.map((r) => r.ErrorEquals), [['Lambda.ClientExecutionTimeoutException', 'Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException'], ['Exception'], ['DatabaseUnavailableError']]);
     assert.deepStrictEqual(results, [['BackfillAborted', 3], ['Exception', 7], ['InvalidInputError', 1]]);
   });
 });

@@ -33,6 +33,20 @@ describe('ProgressReporter (not a terminal)', () => {
       '[############............]  50.0% 2,000 rows · 2,000 rows/s · batch 4 items · backing off 8s: lockWaits 31s (critical)',
     ]);
   });
+
+  it('shows the last error, its item and how many items share it', () => {
+    // Prepare
+    const lines: string[] = [];
+    const out = { isTTY: false, write: (text: string) => lines.push(...text.trimEnd().split('\n')) } as unknown as NodeJS.WriteStream;
+    const progress = new ProgressReporter(out, () => 0);
+    const lastError = { error: 'column "nope" of relation "counted" does not exist', dedupeKey: 'range:1-51', items: 3 };
+    // Act
+    progress.handle({ type: 'planned', run: { runId: 'r1', jobName: 'j', settings, plannedItems: 4 } });
+    progress.handle({ type: 'decision', control: decision('proceed', 0, 'healthy') });
+    progress.handle({ type: 'batch', stats: { ...batch(0, 0), received: 3, retried: 3, lastError } });
+    // Assess
+    assert.deepStrictEqual(lines.at(-1), '[........................]   0.0% 0 rows · 0 rows/s · batch 4 items · processing · last error (3 items): column "nope" of relation "counted" does not exist [range:1-51]');
+  });
 });
 
 describe('ProgressReporter: the latency controller on the line', () => {

@@ -122,6 +122,19 @@ describe('the report page', () => {
     assert.match(html, /<td data-field="waited">backoff 2s, pause 0s, pacing 1s<\/td>/);
   });
 
+  it('shows the last error, its item and how many items share it, and the items done at least once', () => {
+    // Prepare
+    const lastError = { error: 'column "nope" <of> relation', dedupeKey: 'range:1-51', items: 4 };
+    // Act
+    const html = renderReport({ ...REPORT_SOURCE, totals: { ...REPORT_SOURCE.totals, lastError, itemsAtLeastOnce: 2 } }, { generatedAt: GENERATED_AT });
+    const clean = renderReport(REPORT_SOURCE, { generatedAt: GENERATED_AT });
+    // Assess
+    assert.match(html, /<td data-field="last error">column &quot;nope&quot; &lt;of&gt; relation \(item range:1-51; 4 items with this error\)<\/td>/);
+    assert.match(html, /<td data-field="items done at least once">2 \(ok without ctx.withTransaction: at-least-once, not exactly once\)<\/td>/);
+    assert.match(clean, /<td data-field="last error">none<\/td>/);
+    assert.doesNotMatch(clean, /items done at least once/);
+  });
+
   it('is self-contained and escapes what comes from the database', () => {
     // Act
     const html = renderReport(REPORT_SOURCE, { generatedAt: GENERATED_AT });

@@ -26,10 +26,10 @@ function flaky(failures: number, name: string, answer: (input: any) => unknown) 
  * Runs the synthesized definition in the ASL interpreter with the Task states bound to the given steps (Init
  * starts a run, the probe decides to continue as new), retry waits cut to nothing.
  */
-async function runDefinition(probe: (input: any) => Promise<unknown>, startExecution: (input: any) => Promise<unknown>) {
+async function runDefinition(probe: (input: any) => Promise<unknown>, startExecution: (input: any) => Promise<unknown>, initRun?: (input: any) => Promise<unknown>) {
   const { definition, functionsByArn } = synthesizeBackfill({ jobEntry: 'jobs/demo.ts' });
   const byRole: Record<string, (input: any) => Promise<unknown>> = {
-    initRun: async () => ({ run: RUN, control: initialControl(settings), lastBatch: null }),
+    initRun: initRun ?? (async () => ({ run: RUN, control: initialControl(settings), lastBatch: null })),
     healthProbe: probe,
     startExecution,
   };
@@ -41,7 +41,7 @@ async function runDefinition(probe: (input: any) => Promise<unknown>, startExecu
   }
   const machine = new StateMachine(definition as never, { validationOptions: { checkPaths: true, checkArn: true } });
   const execution = machine.run({ job: RUN.jobName } as never, {
-    overrides: { taskResourceLocalHandlers: handlers, retryIntervalOverrides: { ProbeHealth: 0, ContinueAsNew: 0 } } as never,
+    overrides: { taskResourceLocalHandlers: handlers, retryIntervalOverrides: { Init: 0, ProbeHealth: 0, ContinueAsNew: 0 } } as never,
     context: { Execution: { Id: EXECUTION_ID, Name: 'retries' }, StateMachine: { Id: 'arn:aws:states:us-east-1:123456789012:stateMachine:local', Name: 'local' } } as never,
   });
   return execution.result.then((output) => ({ output, error: undefined }), (error: { cause?: Error }) => ({ output: undefined, error: error.cause }));
@@ -69,6 +69,20 @@ describe('the definition\'s retries, run by the ASL interpreter', () => {
     const { error } = await runDefinition(probe.handler, start.handler);
     // Assess
     assert.deepStrictEqual([error?.name, error?.message, probe.inputs.length, start.inputs.length], ['Lambda.Unknown', 'Lambda.Unknown #4', 4, 0]);
+  });
+
+  it('tries Init again while the database is unavailable (a restart), and fails at once on any other error', async () => {
+    // Prepare: Init meets a restarting database twice; another run's Init finds bad input
+    const restarting = flaky(2, 'DatabaseUnavailableError', () => ({ run: RUN, control: initialControl(settings), lastBatch: null }));
+    const badInput = flaky(Infinity, 'InvalidInputError', () => ({}));
+    const probe = flaky(0, 'unused', () => CONTINUE);
+    const start = flaky(0, 'unused', () => ({ ExecutionArn: `${EXECUTION_ID}-2`, StartDate: '2026-01-01T00:00:00.000Z' }));
+    // Act
+    const recovered = await runDefinition(probe.handler, start.handler, restarting.handler);
+    const refused = await runDefinition(probe.handler, start.handler, badInput.handler);
+    // Assess
+    assert.deepStrictEqual([recovered.error, recovered.output, restarting.inputs.length], [undefined, { executionArn: `${EXECUTION_ID}-2` }, 3]);
+    assert.deepStrictEqual([refused.error?.name, badInput.inputs.length], ['InvalidInputError', 1]);
   });
 
   it('fails the execution once StartExecution has failed on every attempt (1 + 5 retries)', async () => {

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Template } from 'aws-cdk-lib/assertions';
+import '../../local/promise-polyfill';
+import { StateMachine } from 'aws-local-stepfunctions';
 import { DEFAULT_SETTINGS, EVENTS_PER_GENERATION, EVENTS_PER_ITERATION } from '../../core/settings';
 import { resolveIntrinsics, synthesizeBackfill } from '../../local/synthesize';
 import { exampleStack, logicalIdOf, resourcesOf } from '../support/stacks';
@@ -122,7 +124,35 @@ describe('the batch-loop definition', () => {
       Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.batchError', Next: 'BatchFailed' }],
     });
     assert.deepStrictEqual(states.BatchFailed.Next, 'ProbeHealth');
-    assert.deepStrictEqual((states.BatchFailed.Parameters as Record<string, unknown>)['error.$'], "States.Format('{}: {}', $.batchError.Error, $.batchError.Cause)");
+    assert.deepStrictEqual(states.BatchFailed.Parameters, {
+      'batchId.$': 'States.UUID()',
+      received: 0,
+      succeeded: 0,
+      retried: 0,
+      deadLettered: 0,
+      rowsAffected: 0,
+      durationMs: 0,
+      queue: { visible: 0, inFlight: 0 },
+      drained: false,
+      'error.$': "States.Format('{}: {}', $.batchError.Error, $.batchError.Cause)",
+    });
+  });
+
+  it('BatchFailed gives each failed batch a report with a fresh id, as the interpreter runs it', async () => {
+    // Prepare: the synthesized BatchFailed state alone
+    const { Next: _next, ...batchFailed } = states.BatchFailed;
+    const machine = new StateMachine({ StartAt: 'BatchFailed', States: { BatchFailed: { ...batchFailed, End: true } } } as never);
+    const input = { batchError: { Error: 'BatchFailedError', Cause: 'receiving from the work queue failed: timeout' } };
+    // Act
+    const runs = await Promise.all([1, 2].map(async () => (await machine.run(input as never).result as { lastBatch: Record<string, unknown> }).lastBatch));
+    // Assess
+    const [first, second] = runs.map(({ batchId, ...rest }) => ({ batchId: String(batchId), rest }));
+    assert.match(first.batchId, /^[0-9a-f-]{36}$/);
+    assert.notEqual(first.batchId, second.batchId);
+    assert.deepStrictEqual(first.rest, {
+      received: 0, succeeded: 0, retried: 0, deadLettered: 0, rowsAffected: 0, durationMs: 0, queue: { visible: 0, inFlight: 0 }, drained: false,
+      error: 'BatchFailedError: receiving from the work queue failed: timeout',
+    });
   });
 
   it('Drained? finishes or loops; Halted fails with the controller\'s reason', () => {

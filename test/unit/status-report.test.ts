@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatDuration, formatRunList, makeStatusReport, recentRate } from '../../cli/status-report';
+import { formatDuration, formatRunList, formatStatusReport, makeStatusReport, recentRate } from '../../cli/status-report';
 import { resolveSettings } from '../../core/settings';
 import type { BatchEntry, RunView } from '../../db/controls';
 
@@ -23,7 +23,7 @@ const RUN: RunView = {
   updatedAt: '2026-11-22T10:10:00.000Z',
   finishedAt: null,
 };
-const TOTALS = { itemsSucceeded: 40, rowsAffected: 4000, itemsFailed: 0, itemsDeadLettered: 0 };
+const TOTALS = { itemsSucceeded: 40, rowsAffected: 4000, itemsFailed: 0, itemsDeadLettered: 0, itemsAtLeastOnce: 0, lastError: null };
 const ITEMS = { recorded: 100, done: 40, dead: 0, outstanding: 60, purged: 0 };
 
 describe('status report', () => {
@@ -63,5 +63,21 @@ describe('status report', () => {
       'r1         paused          40.0%  2026-11-22T10:10:00.000Z  demo',
       'older-run  succeeded      100.0%  2026-11-21T08:00:00.000Z  demo',
     ]);
+  });
+
+  it('shows the last error, its item and how many items share it, and the items done at least once', () => {
+    // Prepare
+    const lastError = { error: 'column "nope" of relation "counted" does not exist', dedupeKey: 'range:1-51', items: 4 };
+    // Act
+    const report = makeStatusReport({ run: RUN, totals: { ...TOTALS, lastError, itemsAtLeastOnce: 2 }, items: ITEMS, batches: [], queue: null });
+    const clean = formatStatusReport(makeStatusReport({ run: RUN, totals: TOTALS, items: ITEMS, batches: [], queue: null }));
+    // Assess
+    assert.deepStrictEqual([report.lastError, report.itemsAtLeastOnce], [lastError, 2]);
+    const lines = formatStatusReport(report).split('\n');
+    assert.deepStrictEqual(lines.filter((l) => /^(last error|semantics) /.test(l)), [
+      'last error  column "nope" of relation "counted" does not exist · item range:1-51 · 4 items with this error',
+      'semantics   2 items done at least once (ok without ctx.withTransaction; see docs/reliability.md)',
+    ]);
+    assert.deepStrictEqual(clean.split('\n').filter((l) => /^(last error|semantics) /.test(l)), []);
   });
 });
