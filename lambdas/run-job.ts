@@ -7,8 +7,9 @@ import type { BatchSteering } from './steering';
 export const DEADLINE_REASON = 'batch deadline reached before this item finished';
 
 /**
- * An item the batch did not get to try in earnest (not reached before the deadline, or cut off by it while
- * sharing the invocation): it goes back uncharged (see handBackUncharged), so throttling never uses up retries.
+ * An item the batch did not get to try in earnest (not reached before the deadline, cut off by it while sharing
+ * the invocation, or not started, or cancelled, once a critical latency verdict stopped the batch): it goes back
+ * uncharged (see handBackUncharged), so throttling never uses up retries.
  */
 export interface Untried {
   readonly status: 'untried';
