@@ -56,7 +56,7 @@ const DESCRIPTIONS: Readonly<Record<string, string>> = {
   'health.rdsReplicaLag': 'CloudWatch ReplicaLag (Aurora: AuroraReplicaLagMaximum), Maximum (seconds)',
   'health.rdsFreeableMemory': 'CloudWatch FreeableMemory, Minimum (bytes); lower is worse',
   latency: 'the foreground-latency budget and the in-batch sampler that keeps to it (docs/latency.md)',
-  'latency.enabled': 'steer SQL batches on foreground latency: a pause between statements chosen from the signal, a stop within one statement on a critical verdict',
+  'latency.enabled': 'opt-in (not yet meeting its targets, docs/latency.md): steer SQL batches on foreground latency: a pause between statements chosen from the signal, a stop within one statement on a critical verdict',
   'latency.budget.p99Factor': "the foreground may be this many times slower than its baseline (the canary's p90 before the run, refreshed while paused or backing off)",
   'latency.budget.ms': 'an absolute budget for the canary (ms) instead of p99Factor; 0 uses p99Factor',
   'latency.budget.walBytesPerSecond': 'WAL bytes per second the database may write while the backfill runs (pg_current_wal_lsn deltas); 0: no WAL budget',

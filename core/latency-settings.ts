@@ -30,7 +30,7 @@ export interface LatencySettings {
 }
 
 export const DEFAULT_LATENCY_SETTINGS: LatencySettings = {
-  enabled: true,
+  enabled: false,
   budget: { p99Factor: 1.5, ms: 0, walBytesPerSecond: 0 },
   sampleIntervalMs: 100,
   lockWaitMs: 100,

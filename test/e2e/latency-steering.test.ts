@@ -45,7 +45,7 @@ describe('steering inside the batch (latency sampler, duty cycle)', () => {
       job,
       jobPath: path,
       databaseUrl: db.url,
-      input: { runId: 'latency-lock', chunkSize: 500, batch: { initialSize: 40, maxSize: 40 } },
+      input: { runId: 'latency-lock', chunkSize: 500, batch: { initialSize: 40, maxSize: 40 }, latency: { enabled: true } },
       timeScale: 0.05,
       onEvent: (event) => {
         if (event.type !== "batch") return;

@@ -127,7 +127,7 @@ describe('steer', () => {
 });
 
 describe('withLatency and needsCalibration', () => {
-  const settings = resolveSettings({ backoff: { baseSeconds: 1, maxSeconds: 8, multiplier: 2, maxTotalSeconds: 20 } });
+  const settings = resolveSettings({ backoff: { baseSeconds: 1, maxSeconds: 8, multiplier: 2, maxTotalSeconds: 20 }, latency: { enabled: true } });
   const batch = (extra: Partial<BatchStats> = {}): BatchStats => ({ received: 4, succeeded: 1, retried: 0, deadLettered: 0, rowsAffected: 1000, durationMs: 300, queue: { visible: 3, inFlight: 0 }, drained: false, ...extra });
   // As decide() does: the decision records the id of the report it consumed (lastBatchId, see freshBatch).
   const proceed = (control: ControlState, last: BatchStats | null = null): ControlState => ({ ...control, iteration: control.iteration + 1, action: 'proceed', reason: 'healthy', lastBatchId: last?.batchId ?? control.lastBatchId });
