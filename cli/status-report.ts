@@ -45,6 +45,8 @@ export interface StatusReport {
   readonly etaSeconds: number | null;
   readonly batchSize: number | null;
   readonly decision: { readonly action: string; readonly reason: string } | null;
+  /** The in-batch latency controller's state after the last batch: duty cycle, pause, signal, baseline and why. */
+  readonly latency?: { readonly duty: number; readonly pauseMs: number; readonly u: number; readonly zone: string; readonly signalMs: number; readonly baselineMs: number; readonly reason: string };
   readonly health: { readonly verdict: string; readonly probedAt: string; readonly notOk: readonly HealthCheckResult[] } | null;
   readonly queue: QueueView | null;
   /** Why the queue is missing, or how it was read. */
@@ -124,6 +126,8 @@ export function makeStatusReport(inputs: StatusInputs): StatusReport {
     etaSeconds: moving && rate && rate.itemsPerSecond > 0 ? Math.ceil(outstanding / rate.itemsPerSecond) : null,
     batchSize: run.control?.batchSize ?? null,
     decision: run.control ? { action: run.control.action, reason: run.control.reason } : null,
+    // Once a batch was steered (a SQL job with latency.enabled): the controller's last decision.
+    ...(run.control?.latency && run.control.latency.seq >= 0 ? { latency: pickLatency(run.control.latency) } : {}),
     health: run.lastHealth ? { verdict: run.lastHealth.verdict, probedAt: run.lastHealth.probedAt, notOk: run.lastHealth.checks.filter((c) => c.verdict !== 'ok') } : null,
     queue: inputs.queue,
     ...(inputs.queueNote ? { queueNote: inputs.queueNote } : {}),
@@ -136,6 +140,10 @@ export function makeStatusReport(inputs: StatusInputs): StatusReport {
     processor: inputs.lease ? { holder: inputs.lease.holder, heartbeatAt: inputs.lease.heartbeatAt, expiresAt: inputs.lease.expiresAt, state: leaseState(inputs.lease) } : null,
     stalledSince: stalled,
   };
+}
+
+function pickLatency(l: NonNullable<NonNullable<RunView['control']>['latency']>): NonNullable<StatusReport['latency']> {
+  return { duty: l.duty, pauseMs: l.pauseMs, u: l.u, zone: l.zone, signalMs: l.signalMs, baselineMs: l.baselineMs, reason: l.reason };
 }
 
 function round(value: number, digits: number): number {
@@ -169,6 +177,7 @@ export function formatStatusReport(r: StatusReport): string {
   const eta = r.etaSeconds !== null ? ` · ETA ${formatDuration(r.etaSeconds)}` : r.paused ? ' · no ETA while paused' : '';
   lines.push(['rate', r.rate ? `${r.rate.itemsPerSecond} items/s · ${n(r.rate.rowsPerSecond)} rows/s (over the last ${formatDuration(r.rate.overSeconds)} of batches)${eta}` : 'no batch yet']);
   lines.push(['batch', r.batchSize === null ? 'no decision yet' : `${r.batchSize} items · last decision: ${r.decision!.action}: ${r.decision!.reason}`]);
+  if (r.latency) lines.push(['latency', `duty ${Math.round(r.latency.duty * 100)}% · pause ${r.latency.pauseMs} ms · ${r.latency.reason}`]);
   lines.push(['health', r.health ? `${r.health.verdict} (probed ${r.health.probedAt})${r.health.notOk.map((c) => `\n${' '.repeat(12)}${describeCheck(c)}`).join('')}` : 'not probed yet']);
   const q = r.queue;
   const queue = !q

@@ -1,4 +1,6 @@
 import { describeProblems, type HealthReport } from './health';
+import { initialLatency, type LatencyState } from './latency-controller';
+import type { BatchLatency } from './latency-decision';
 import type { BackoffSettings, BatchSettings, RunSettings } from './settings';
 
 /**
@@ -45,6 +47,8 @@ export interface BatchStats {
   readonly error?: string;
   /** Set when items failed in this batch: the run's latest item failure (see LastError). */
   readonly lastError?: LastError;
+  /** The batch's duty cycle: pauses, samples, and whether a critical verdict stopped it (core/latency-decision.ts). */
+  readonly latency?: BatchLatency;
 }
 
 /** The controller's state, carried by the state machine from one iteration to the next. */
@@ -74,6 +78,8 @@ export interface ControlState {
   readonly itemsDeadLettered: number;
   /** The latest item error a batch reported, for the halt reason. */
   readonly lastError?: string;
+  /** The in-batch latency controller's state (duty cycle, baseline), carried batch to batch; set by withLatency. */
+  readonly latency?: LatencyState;
 }
 
 /** Waiting for in-flight items (a retry delay running out) doubles from 1 s up to this: seconds, not minutes. */
@@ -98,6 +104,8 @@ export function initialControl(settings: RunSettings): ControlState {
     inFlightWaits: 0,
     itemsSucceeded: 0,
     itemsDeadLettered: 0,
+    // Present from the start, so every decision carries it (ProcessBatch reads $.control.latency).
+    latency: initialLatency(),
   };
 }
 

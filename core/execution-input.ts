@@ -13,6 +13,7 @@ export interface ExecutionInput {
   readonly degraded?: RunSettingsOverrides['degraded'];
   readonly backoff?: RunSettingsOverrides['backoff'];
   readonly health?: RunSettingsOverrides['health'];
+  readonly latency?: RunSettingsOverrides['latency'];
   /** Set by the state machine when it continues as a new execution: the controller state to carry on with. */
   readonly carry?: Carry;
 }

@@ -122,6 +122,8 @@ export interface HealthSettings {
   readonly checkpoints: CheckpointSettings;
   readonly activeSessions: SessionCountSettings;
   readonly probeLatency: ProbeLatencySettings;
+  /** The commit-latency canary (db/health/checks/commit-latency.ts), between batches; inside them latency.* steers. */
+  readonly commitLatency: ProbeLatencySettings;
   readonly rdsCpuUtilization: PercentSettings;
   readonly rdsDbLoad: SessionCountSettings;
   readonly rdsReplicaLag: ThresholdSettings;
@@ -149,6 +151,7 @@ export const DEFAULT_HEALTH_SETTINGS: HealthSettings = {
   checkpoints: { ...ON, warningRequested: 1, criticalRequested: 3 },
   activeSessions: { ...ON, warningSessions: 25, criticalSessions: 50 },
   probeLatency: { ...ON, enabled: false, warningRatio: 3, criticalRatio: 6, minExtraMs: 2, samples: 5 },
+  commitLatency: { ...ON, enabled: false, warningRatio: 3, criticalRatio: 6, minExtraMs: 2, samples: 5 },
   rdsCpuUtilization: { ...ON, warningPercent: 70, criticalPercent: 90 },
   rdsDbLoad: { ...ON, warningSessions: 8, criticalSessions: 16 },
   rdsReplicaLag: { ...ON, warningSeconds: 5, criticalSeconds: 30 },
@@ -159,7 +162,7 @@ export const DEFAULT_HEALTH_SETTINGS: HealthSettings = {
 /** The names of the built-in checks, as reports and knobs spell them. */
 export const BUILT_IN_CHECKS = [
   'longRunningQueries', 'longTransactions', 'lockWaits', 'cacheHitRatio', 'tempFiles', 'replicationLag', 'vacuum', 'connections',
-  'checkpoints', 'activeSessions', 'probeLatency', 'rdsCpuUtilization', 'rdsDbLoad', 'rdsReplicaLag', 'rdsFreeableMemory',
+  'checkpoints', 'activeSessions', 'probeLatency', 'commitLatency', 'rdsCpuUtilization', 'rdsDbLoad', 'rdsReplicaLag', 'rdsFreeableMemory',
 ] as const;
 export type BuiltInCheckName = (typeof BUILT_IN_CHECKS)[number];
 
@@ -197,6 +200,7 @@ export const HEALTH_RULES = {
   checkpoints: { ...KNOB_RULES, warningRequested: num(1, 1e6, true), criticalRequested: num(1, 1e6, true) },
   activeSessions: { ...KNOB_RULES, warningSessions: num(0, 1e6), criticalSessions: num(0, 1e6) },
   probeLatency: { ...KNOB_RULES, warningRatio: num(1, 1000), criticalRatio: num(1, 1000), minExtraMs: num(0, 60_000), samples: num(1, 20, true) },
+  commitLatency: { ...KNOB_RULES, warningRatio: num(1, 1000), criticalRatio: num(1, 1000), minExtraMs: num(0, 60_000), samples: num(1, 20, true) },
   rdsCpuUtilization: { ...KNOB_RULES, warningPercent: num(0, 100), criticalPercent: num(0, 100) },
   rdsDbLoad: { ...KNOB_RULES, warningSessions: num(0, 1e6), criticalSessions: num(0, 1e6) },
   rdsReplicaLag: SECONDS,
@@ -216,6 +220,7 @@ const ABOVE: ReadonlyArray<[keyof HealthSettings, string, string]> = [
   ['checkpoints', 'warningRequested', 'criticalRequested'],
   ['activeSessions', 'warningSessions', 'criticalSessions'],
   ['probeLatency', 'warningRatio', 'criticalRatio'],
+  ['commitLatency', 'warningRatio', 'criticalRatio'],
   ['rdsCpuUtilization', 'warningPercent', 'criticalPercent'],
   ['rdsDbLoad', 'warningSessions', 'criticalSessions'],
   ['rdsReplicaLag', 'warningSeconds', 'criticalSeconds'],

@@ -1,7 +1,9 @@
 import { InvalidInputError } from './errors';
 import { assertCoherentHealth, DEFAULT_HEALTH_SETTINGS, HEALTH_RULES, type HealthSettings } from './health-settings';
+import { DEFAULT_LATENCY_SETTINGS, LATENCY_RULES, type LatencySettings } from './latency-settings';
 
 export type { HealthSettings, ThresholdSettings } from './health-settings';
+export type { LatencySettings } from './latency-settings';
 
 /** Batch sizes count work items (each item is one key range of `chunkSize` rows). */
 export interface BatchSettings {
@@ -60,6 +62,8 @@ export interface RunSettings {
   readonly backoff: BackoffSettings;
   readonly failures: FailureSettings;
   readonly health: HealthSettings;
+  /** The foreground-latency budget and the in-batch sampler (core/latency-settings.ts). */
+  readonly latency: LatencySettings;
 }
 
 /**
@@ -83,6 +87,7 @@ export const DEFAULT_SETTINGS: RunSettings = {
   backoff: { baseSeconds: 1, maxSeconds: 120, multiplier: 2, maxTotalSeconds: 3600 },
   failures: { haltRatio: 0.5, minItems: 50 },
   health: DEFAULT_HEALTH_SETTINGS,
+  latency: DEFAULT_LATENCY_SETTINGS,
 };
 
 export interface NumberRule {
@@ -136,6 +141,7 @@ export const RULES = {
     minItems: { min: 1, max: 100_000_000, integer: true },
   },
   health: HEALTH_RULES,
+  latency: LATENCY_RULES,
 } as const;
 
 /** The top-level knob names, as execution input and `backfill set` accept them. */

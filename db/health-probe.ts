@@ -24,6 +24,8 @@ export interface ProbeOptions {
   /** CloudWatch, when configured (the AWS entry points, given the database): rds* and metric checks. */
   readonly metrics?: MetricSource;
   readonly now?: () => number;
+  /** The bookkeeping schema: the commit-latency canary updates its heartbeat table. */
+  readonly bookkeepingSchema?: string;
 }
 
 export interface ProbeResult {
@@ -60,7 +62,7 @@ export async function probeHealth(pool: pg.Pool, settings: HealthSettings, optio
   let memory: ProbeMemory = { ...previous };
   try {
     const budgetMs = probeBudgetMs(settings);
-    ({ checks, memory } = await probePostgres(pool, settings, options.job, custom, previous, budgetMs, budgetMs - (now() - started)));
+    ({ checks, memory } = await probePostgres(pool, settings, options.job, custom, previous, budgetMs, budgetMs - (now() - started), options.bookkeepingSchema));
   } catch (error) {
     checks = [probeFailure(error)];
   }
@@ -117,6 +119,7 @@ async function probePostgres(
   previous: ProbeMemory,
   budgetMs: number,
   remainingMs: number,
+  bookkeepingSchema?: string,
 ): Promise<{ checks: HealthCheckResult[]; memory: ProbeMemory }> {
   let planned = planChecks(settings, job, custom);
   const results = new Map<string, HealthCheckResult>();
@@ -145,7 +148,7 @@ async function probePostgres(
       const source = job?.source ? quoteQualifiedName('source.table', job.source.table) : null;
       const { rows } = await client.query<{ version: number; source: string | null }>(PREAMBLE, [source]);
       const db = asQueryable(client);
-      const base = { db, settings, serverVersion: rows[0].version, ...(rows[0].source !== null ? { sourceTable: { name: job!.source!.table, oid: Number(rows[0].source) } } : {}) };
+      const base = { db, settings, serverVersion: rows[0].version, ...(bookkeepingSchema !== undefined ? { bookkeepingSchema } : {}), ...(rows[0].source !== null ? { sourceTable: { name: job!.source!.table, oid: Number(rows[0].source) } } : {}) };
       if (!base.sourceTable) planned = planned.filter((check) => !check.needsSourceTable);
       for (const check of POSTGRES_CHECKS) {
         const knobs = settings[check.name];

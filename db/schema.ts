@@ -12,6 +12,7 @@ import { withTransaction } from './pool';
  * - history: the run's timeline: every decision (with its health report) and every batch.
  * - items: every work item a run was given (see items.ts), so the embedded runtime can rebuild its queues.
  * - leases: the one processor (local process or AWS execution) working on each run, with its heartbeat (lease.ts).
+ * - heartbeat: one row, updated by the commit-latency canary (db/latency/canary.ts).
  */
 export async function ensureBookkeeping(pool: pg.Pool, schema: string): Promise<void> {
   const s = quoteIdentifier(schema);
@@ -89,5 +90,7 @@ export async function ensureBookkeeping(pool: pg.Pool, schema: string): Promise<
       heartbeat_at timestamptz NOT NULL,
       expires_at timestamptz NOT NULL,
       released_at timestamptz)`);
+    await client.query(`CREATE TABLE IF NOT EXISTS ${s}.heartbeat (id integer PRIMARY KEY, beats bigint NOT NULL, beat_at timestamptz NOT NULL)`);
+    await client.query(`INSERT INTO ${s}.heartbeat (id, beats, beat_at) VALUES (1, 0, now()) ON CONFLICT DO NOTHING`);
   });
 }

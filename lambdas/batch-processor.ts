@@ -3,6 +3,7 @@ import type { Message } from '@aws-sdk/client-sqs';
 import type { BatchStats } from '../core/controller';
 import { BatchFailedError, LeaseLostError, MalformedWorkItemError } from '../core/errors';
 import type { JobContext } from '../core/job';
+import type { LatencyState } from '../core/latency-controller';
 import { parseWorkItem } from '../core/work-item';
 import { readDoneKeys, recordDoneAfterTheFact } from '../db/done-items';
 import { recordFailures } from '../db/failures';
@@ -18,6 +19,7 @@ import type { HandlerDeps, RunContext } from './deps';
 import { leaseOf } from './lease';
 import { makeOutcome, type RunOutcome } from './outcome';
 import { retryDelaySeconds, settle, triage, type ParsedMessage, type RunnableMessage, type Triage } from './settle';
+import { historyLatency, startSteering } from './steering';
 import { asError, runJob, type JobRun } from './run-job';
 import { recordBatchFailed, recordBatchMetrics, silentTelemetry } from './telemetry';
 
@@ -25,6 +27,8 @@ export interface BatchProcessorEvent {
   readonly run: RunContext;
   readonly batchSize: number;
   readonly executionId: string;
+  /** The latency controller's state from the last decision: the duty cycle this batch starts at. */
+  readonly latency?: LatencyState;
 }
 
 export interface BatchResult extends BatchStats {
@@ -89,16 +93,19 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
       throw await unsettledBatch(deps, valid, 'reading which of its items are done (and its key columns) failed', error);
     }
     for (const key of done) claimed.set(key, 0);
+    const toRun = valid.filter((p) => !done.has(p.item.dedupeKey));
+    // A SQL job's duty cycle (latency.enabled): pauses between statements, and a stop on a critical verdict.
+    const steering = await startSteering(deps, pool, run.settings, event.latency, toRun.length);
     let jobRun: JobRun;
     try {
       // Never throws over the job: a code job's throw is isolated to its items (isolatePoison), a SQL range's error
       // is that range's. What else throws (the database, SQS) fails the batch: its messages are handed back, each
       // after its retry delay, and BatchFailed hands the error to the controller.
-      const toRun = valid.filter((p) => !done.has(p.item.dedupeKey));
-      const ran = await runJob(deps.job, toRun.map((p) => p.item), makeJobContext(pool, deps.bookkeepingSchema, run.runId, deadline, abort.signal, claimed, key));
+      const ran = await runJob(deps.job, toRun.map((p) => p.item), makeJobContext(pool, deps.bookkeepingSchema, run.runId, deadline, abort.signal, claimed, key), steering);
       const byMessage = new Map(toRun.map((p, i) => [p.message, ran.outcomes[i]]));
       jobRun = { ...ran, outcomes: valid.map((p) => byMessage.get(p.message) ?? { status: 'ok', rowsAffected: 0 }) };
     } catch (error) {
+      await steering?.finish(0).catch(() => undefined);
       throw await unsettledBatch(deps, valid, 'running the job failed', error);
     } finally {
       clearTimeout(abortAtDeadline);
@@ -120,6 +127,9 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
     const okKeys = new Set(valid.flatMap((p, i) => (outcomes[i].status === 'ok' ? [p.item.dedupeKey] : [])));
     const rowsAffected = [...okKeys].reduce((n, key) => n + (claimed.get(key) ?? 0), 0) + atLeastOnce.reduce((n, d) => n + d.rowsAffected, 0);
     const deadLettered = sorted.malformed + settlement.deadLettered;
+    // A critical verdict stopped the batch: its untouched items are 'untried' with the verdict as their reason.
+    const stop = steering?.stopReason();
+    const latency = steering ? await steering.finish(outcomes.filter((o) => o.status === 'untried' && o.reason === stop).length) : undefined;
     let lastError: Awaited<ReturnType<typeof readLastError>> = null;
     try {
       // Dead letters are copied before their originals are deleted, and effects are made durable before any
@@ -142,6 +152,7 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
         durationMs: Date.now() - started,
         ...(jobRun.incomplete ? { error: jobRun.incomplete } : {}),
         ...(lastError ? { lastError } : {}),
+        ...(latency ? { latency: historyLatency(latency) } : {}),
       };
       await flushBatch(pool, deps.bookkeepingSchema, run.runId, entry);
     } catch (error) {
@@ -171,6 +182,7 @@ export function makeBatchProcessorHandler(deps: HandlerDeps) {
       // The batch ran, but its failing items could not all be isolated in time: the controller shrinks the next.
       ...(jobRun.incomplete ? { error: jobRun.incomplete } : {}),
       ...(lastError ? { lastError } : {}),
+      ...(latency ? { latency } : {}),
     };
     telemetry.log('info', 'batch', { runId: run.runId, ...stats });
     recordBatchMetrics(telemetry, event.batchSize, stats);

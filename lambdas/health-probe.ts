@@ -1,10 +1,12 @@
 import type pg from 'pg';
 import { decide, NO_REQUESTS, type BatchStats, type ControlState } from '../core/controller';
 import type { HealthReport } from '../core/health';
-import type { JobDefinition } from '../core/job';
+import { isSqlJob, type JobDefinition } from '../core/job';
 import { assertHealthFitsJob } from '../core/job-health';
 import { resolveSettings, type RunSettings } from '../core/settings';
+import { calibrated, needsCalibration, withLatency } from '../core/latency-decision';
 import { recordDecision } from '../db/history';
+import { calibrateCanary } from '../db/latency/canary';
 import { probeHealth, unprobedResult, type ProbeMemory } from '../db/health-probe';
 import { LeaseLostError } from '../core/errors';
 import { releaseLease, renewLease } from '../db/lease';
@@ -13,7 +15,7 @@ import { readRunTotals } from '../db/totals';
 import type { HandlerDeps, RunContext } from './deps';
 import { leaseOf } from './lease';
 import { makeOutcomeAnyway, type RunOutcome } from './outcome';
-import { BOOKKEEPING_STEP_MS, withinTimeLimit } from './probe-timing';
+import { BOOKKEEPING_STEP_MS, CALIBRATION_STEP_MS, withinTimeLimit } from './probe-timing';
 import { recordDecisionMetrics, silentTelemetry } from './telemetry';
 
 export interface HealthProbeEvent {
@@ -57,11 +59,13 @@ export function makeHealthProbeHandler(deps: HandlerDeps) {
     const controls = 'controls' in read ? read.controls : undefined;
     if ('error' in read) telemetry.log('warn', 'run controls not read', { runId: run.runId, error: read.error.message });
     const { settings, knobProblem } = controls ? effectiveSettings(run.settings, controls.knobs, deps.job) : { settings: run.settings, knobProblem: undefined };
-    const probeOptions = { job: deps.job, memory: event.control.memory, metrics: deps.metrics };
+    const probeOptions = { job: deps.job, memory: event.control.memory, metrics: deps.metrics, bookkeepingSchema: deps.bookkeepingSchema };
     const { report, memory } = 'error' in read
       ? unprobedResult(settings.health, new Error(`reading the run's flags and knobs failed: ${read.error.message}`), probeOptions)
       : await probeHealth(read.pool, settings.health, probeOptions);
-    const next = decide(settings, event.control, event.lastBatch, report, controls ?? NO_REQUESTS, deps.random);
+    const decided = withLatency(settings, event.control, decide(settings, event.control, event.lastBatch, report, controls ?? NO_REQUESTS, deps.random), event.lastBatch, deps.random);
+    // Only on a database that answered the probe's first step: a sick one is calibrated once it is back.
+    const next = await calibrate(deps, controls ? pool : undefined, settings, decided, telemetry.log.bind(telemetry));
     const reason = knobProblem ? `${next.reason} (live knobs ignored: ${knobProblem})` : next.reason;
     const status = STATUS[next.action];
     const ended = next.action === 'halt' || next.action === 'abort';
@@ -76,7 +80,7 @@ export function makeHealthProbeHandler(deps: HandlerDeps) {
           reason,
           health: report,
           control,
-          entry: { iteration: next.iteration, action: next.action, batchSize: next.batchSize, waitSeconds: next.waitSeconds, paceSeconds: next.paceSeconds, reason, health: report, lastBatch: event.lastBatch, execution: event.executionId },
+          entry: { iteration: next.iteration, action: next.action, batchSize: next.batchSize, waitSeconds: next.waitSeconds, paceSeconds: next.paceSeconds, reason, health: report, lastBatch: event.lastBatch, execution: event.executionId, ...(next.latency ? { latency: next.latency } : {}) },
         });
         // The run's work ends here (halt, abort): its lease is free for the next start at once.
         if (ended) await releaseLease(p, deps.bookkeepingSchema, run.runId, leaseOf(deps, event.executionId, settings).holder.holder);
@@ -90,6 +94,23 @@ export function makeHealthProbeHandler(deps: HandlerDeps) {
     telemetry.flush();
     return { ...control, health: report, memory, ...(outcome ? { outcome } : {}) };
   };
+}
+
+/**
+ * The latency baseline: calibrated before the first batch and refreshed while the run is paused or backing off
+ * (nothing of the backfill's is writing then), within one bookkeeping step's time limit. A calibration that fails
+ * keeps the baseline there was, and is logged.
+ */
+async function calibrate(deps: HandlerDeps, pool: pg.Pool | undefined, settings: RunSettings, next: ControlState, log: (level: 'warn', message: string, data: Record<string, unknown>) => void): Promise<ControlState> {
+  // Only SQL jobs are steered inside the batch; a code job's run has no use for a baseline.
+  if (!isSqlJob(deps.job) || !needsCalibration(settings, next) || !pool) return next;
+  try {
+    const measured = await withinTimeLimit('calibrating the latency baseline', CALIBRATION_STEP_MS, () => calibrateCanary(pool, deps.bookkeepingSchema, settings.latency.calibrationSamples));
+    return calibrated(next, measured.p90Ms, new Date().toISOString());
+  } catch (error) {
+    log('warn', 'latency baseline not calibrated', { error: (error as Error).message });
+    return next;
+  }
 }
 
 type ControlsRead = { readonly pool: pg.Pool; readonly controls: RunControls } | { readonly pool?: pg.Pool; readonly error: Error };

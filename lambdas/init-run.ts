@@ -1,4 +1,5 @@
 import { initialControl, type ControlState } from '../core/controller';
+import { initialLatency, isLatencyState } from '../core/latency-controller';
 import { DatabaseUnavailableError, InvalidInputError } from '../core/errors';
 import { parseExecutionInput } from '../core/execution-input';
 import { assertIdentifier } from '../core/identifiers';
@@ -78,8 +79,10 @@ function makeInit(deps: HandlerDeps) {
     }
     const run: RunContext = { runId: parsed.runId, jobName: deps.job.name, settings, plannedItems };
     // A continued run keeps its controller state; only the per-execution count starts over.
+    // A carry without a valid latency state (from an execution before latency.*) starts it afresh: ProcessBatch
+    // reads $.control.latency on every batch.
     const control = parsed.carry
-      ? { ...parsed.carry.control, executionIterations: 0, generation: parsed.carry.control.generation + 1 }
+      ? { ...parsed.carry.control, executionIterations: 0, generation: parsed.carry.control.generation + 1, latency: isLatencyState(parsed.carry.control.latency) ? parsed.carry.control.latency : initialLatency() }
       : initialControl(settings);
     return { run, control, lastBatch: null };
   };

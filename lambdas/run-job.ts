@@ -2,12 +2,14 @@ import { JobDeadlineError, KeyRangeError } from '../core/errors';
 import { jobStatement, rangeStatementSettings } from '../core/key-range';
 import { isSqlJob, type ItemOutcome, type JobContext, type JobDefinition } from '../core/job';
 import type { WorkItem } from '../core/work-item';
+import type { BatchSteering } from './steering';
 
 export const DEADLINE_REASON = 'batch deadline reached before this item finished';
 
 /**
- * An item the batch did not get to try in earnest (not reached before the deadline, or cut off by it while
- * sharing the invocation): it goes back uncharged (see handBackUncharged), so throttling never uses up retries.
+ * An item the batch did not get to try in earnest (not reached before the deadline, cut off by it while sharing
+ * the invocation, or not started, or cancelled, once a critical latency verdict stopped the batch): it goes back
+ * uncharged (see handBackUncharged), so throttling never uses up retries.
  */
 export interface Untried {
   readonly status: 'untried';
@@ -28,29 +30,51 @@ export interface JobRun {
  * transaction (bounded by the time left), so a failing range is retried alone and ranges not reached in time
  * come back later, uncharged. A code job whose process() throws for the batch is split (isolatePoison) until each
  * failure is an item's own.
+ *
+ * With `steering` (a SQL job, latency.enabled), the batch pauses between statements for the time the latency
+ * controller chose, and a critical verdict of the sampler stops it: the items not started (and the one whose
+ * statement the sampler cancelled in a lock wait) are 'untried', handed back with no retry charged.
  */
-export async function runJob(job: JobDefinition, items: readonly WorkItem[], ctx: JobContext): Promise<JobRun> {
+export async function runJob(job: JobDefinition, items: readonly WorkItem[], ctx: JobContext, steering?: BatchSteering): Promise<JobRun> {
   if (items.length === 0) return { outcomes: [] };
   if (!isSqlJob(job)) return isolatePoison(job.name, (group) => job.process(group, ctx), items, ctx.deadline);
   const outcomes: JobOutcome[] = [];
   for (const [i, item] of items.entries()) {
+    const stop = steering ? await steering.beforeStatement(i === 0) : undefined;
+    if (stop !== undefined) {
+      for (let j = i; j < items.length; j += 1) outcomes.push({ status: 'untried', reason: stop });
+      break;
+    }
     if (!item.range) {
       outcomes.push({ status: 'fail', reason: 'a sql job needs items with a key range' });
     } else if (Date.now() >= ctx.deadline) {
       outcomes.push({ status: 'untried', reason: DEADLINE_REASON });
     } else {
+      const started = Date.now();
       try {
         // {{range}} becomes the range's condition over the key; without it, $1 = lo and $2 = hi.
         const statement = jobStatement(job.sql, item.range, (alias) => ctx.rangeCondition(item, 1, alias));
         const settings = rangeStatementSettings(item.range);
         outcomes.push(await ctx.withTransaction(item, async (tx) => {
           if (settings) await tx.query(settings);
-          return (await tx.query(statement.text, [...statement.params])).rowCount ?? 0;
+          steering?.watch((tx as { processID?: number }).processID);
+          try {
+            return (await tx.query(statement.text, [...statement.params])).rowCount ?? 0;
+          } finally {
+            steering?.watch(undefined);
+          }
         }));
+        steering?.afterStatement(Date.now() - started);
       } catch (error) {
         if (error instanceof KeyRangeError) {
           outcomes.push({ status: 'fail', reason: error.message });
           continue;
+        }
+        const stopped = steering?.stopReason();
+        if (stopped !== undefined && (error as { code?: string }).code === '57014') {
+          // The sampler cancelled this statement in a critical lock wait: it rolled back, so it goes back uncharged too.
+          for (let j = i; j < items.length; j += 1) outcomes.push({ status: 'untried', reason: stopped });
+          break;
         }
         const cutOff = (error as { code?: string }).code === '57014' && Date.now() >= ctx.deadline;
         // Cut off by the deadline: the first range had the whole invocation and is charged; a later one was

@@ -115,6 +115,7 @@ export function buildBackfillDefinition(scope: Construct, fns: BackfillFunctions
     payload: sfn.TaskInput.fromObject({
       run: sfn.JsonPath.objectAt('$.run'),
       batchSize: sfn.JsonPath.numberAt('$.control.batchSize'),
+      latency: sfn.JsonPath.objectAt('$.control.latency'),
       executionId: sfn.JsonPath.executionId,
     }),
     resultPath: '$.lastBatch',

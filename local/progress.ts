@@ -18,6 +18,8 @@ export class ProgressReporter {
   private lastPrinted = 0;
   private lastState = '';
   private lastError: LastError | null = null;
+  /** The latency controller's last decision (duty, pause, signal, why), from the last steered batch. */
+  private steering: string | undefined;
 
   public constructor(
     private readonly out: NodeJS.WriteStream = process.stderr,
@@ -43,12 +45,16 @@ export class ProgressReporter {
       case 'decision':
         this.batchSize = event.control.batchSize;
         this.state = describeDecision(event.control.action, event.control.waitSeconds, event.control.reason);
+        // The in-batch controller's last decision stays on the line while batches go on.
+        if (this.state === 'processing' && this.steering) this.state = `processing · ${this.steering}`;
         break;
       case 'batch':
         this.firstBatchAt ??= this.now();
         this.itemsDone += event.stats.succeeded + event.stats.deadLettered;
         this.rows += event.stats.rowsAffected;
         if (event.stats.error) this.state = `batch failed: ${event.stats.error}`;
+        else if (event.stats.latency?.stopped) this.state = `batch stopped after ${event.stats.latency.statements} statements, ${event.stats.latency.stopped.handedBack} items handed back uncharged: ${event.stats.latency.stopped.reason}`;
+        else if (event.stats.latency) this.state = `processing · ${(this.steering = `duty ${Math.round(event.stats.latency.state.duty * 100)}%, pause ${event.stats.latency.state.pauseMs} ms · ${event.stats.latency.state.reason}`)}`;
         if (event.stats.lastError) this.noteError(event.stats.lastError);
         break;
     }

@@ -11,6 +11,8 @@ export interface CheckContext {
   readonly serverVersion: number;
   /** The job's source table (its oid), when the job has one and it exists. */
   readonly sourceTable?: { readonly name: string; readonly oid: number };
+  /** The bookkeeping schema (its heartbeat table is the commit-latency canary's), when the caller knows it. */
+  readonly bookkeepingSchema?: string;
   /** What this check remembered at the previous probe (counters, for rates), if anything. */
   readonly previous: unknown;
 }

@@ -2,6 +2,7 @@ import type { BuiltInCheck } from './check';
 import { activeSessions } from './checks/active-sessions';
 import { cacheHitRatio } from './checks/cache-hit-ratio';
 import { checkpoints } from './checks/checkpoints';
+import { commitLatency } from './checks/commit-latency';
 import { connections } from './checks/connections';
 import { lockWaits } from './checks/lock-waits';
 import { longRunningQueries } from './checks/long-running-queries';
@@ -24,4 +25,5 @@ export const POSTGRES_CHECKS: readonly BuiltInCheck[] = [
   checkpoints,
   activeSessions,
   probeLatency,
+  commitLatency,
 ];

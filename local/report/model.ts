@@ -45,6 +45,8 @@ export interface BatchRow {
   readonly deadLettered: number;
   readonly rowsAffected: number;
   readonly durationMs: number;
+  /** The in-batch latency controller's last decision, with its signal, when the batch was steered. */
+  readonly latency?: string;
 }
 
 export type WaitKind = 'backoff' | 'pause' | 'pace';
@@ -204,7 +206,15 @@ function toBatch(entry: HistoryEntry, t: number): BatchRow {
     deadLettered: num(b.deadLettered),
     rowsAffected: num(b.rowsAffected),
     durationMs: num(b.durationMs),
+    ...(typeof b.latency === 'object' && b.latency !== null ? { latency: describeBatchLatency(b.latency as Record<string, unknown>) } : {}),
   };
+}
+
+/** "duty 45%, paused 120 ms: slow down: commit latency ..." or "stopped, 12 handed back uncharged: lockWaits: ...". */
+function describeBatchLatency(l: Record<string, unknown>): string {
+  const stopped = l.stopped as { reason?: string; handedBack?: number } | undefined;
+  if (stopped) return `stopped, ${num(stopped.handedBack)} handed back uncharged: ${str(stopped.reason, '')}`;
+  return `duty ${Math.round(num(l.duty) * 100)}%, paused ${num(l.pausedMs)} ms: ${str(l.reason, '')}`;
 }
 
 /** One signal per check name, in the order checks first appear; whatever checks the reports hold. */

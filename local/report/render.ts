@@ -95,8 +95,8 @@ function decisionsTable(decisions: readonly DecisionRow[]): string {
 }
 
 function batchesTable(model: ReportModel): string {
-  const head = ['time', 'asked', 'received', 'succeeded', 'retried', 'dead-lettered', 'rows', 'seconds', 'batch id'];
-  const body = model.batches.map((b) => row([formatDuration(b.t), String(b.batchSize), String(b.received), String(b.succeeded), String(b.retried), String(b.deadLettered), formatNumber(b.rowsAffected, 0), formatNumber(b.durationMs / 1000, 3), b.batchId], b.deadLettered > 0 ? 'dead-lettered' : ''));
+  const head = ['time', 'asked', 'received', 'succeeded', 'retried', 'dead-lettered', 'rows', 'seconds', 'batch id', 'latency'];
+  const body = model.batches.map((b) => row([formatDuration(b.t), String(b.batchSize), String(b.received), String(b.succeeded), String(b.retried), String(b.deadLettered), formatNumber(b.rowsAffected, 0), formatNumber(b.durationMs / 1000, 3), b.batchId, b.latency ?? ''], b.deadLettered > 0 ? 'dead-lettered' : ''));
   return table('batches', head, body);
 }
 

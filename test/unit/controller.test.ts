@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { backoffSeconds, decide, failureRatioProblem, freshBatch, initialControl, NO_REQUESTS, nextBatchSize, type BatchStats, type ControlState } from '../../core/controller';
 import { evaluateChecks } from '../../core/evaluate';
+import { initialLatency } from '../../core/latency-controller';
 import type { HealthCheckResult, HealthReport, Verdict } from '../../core/health';
 import type { StrategyName } from '../../core/health-settings';
 import { DEFAULT_SETTINGS, resolveSettings } from '../../core/settings';
@@ -212,6 +213,8 @@ describe('decide: each batch report is consumed once', () => {
       inFlightWaits: 0,
       itemsSucceeded: 10,
       itemsDeadLettered: 0,
+      // The in-batch latency controller's state rides along from initialControl (ProcessBatch reads it).
+      latency: initialLatency(),
     });
   });
 

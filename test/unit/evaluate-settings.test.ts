@@ -107,7 +107,7 @@ describe('a job\'s health definitions', () => {
   it('explains what is wrong with a job\'s health field and its settings', () => {
     // Prepare
     const cases: Array<[unknown, string]> = [
-      [{ checks: { lockWaits: { sql: 'SELECT 1', warning: 1, critical: 2 } } }, 'job.ts: health.checks.lockWaits: the name is taken by a built-in; reserved: longRunningQueries, longTransactions, lockWaits, cacheHitRatio, tempFiles, replicationLag, vacuum, connections, checkpoints, activeSessions, probeLatency, rdsCpuUtilization, rdsDbLoad, rdsReplicaLag, rdsFreeableMemory, probeTimeoutMs, strategy, weighted, fractionFailing, custom, probe'],
+      [{ checks: { lockWaits: { sql: 'SELECT 1', warning: 1, critical: 2 } } }, 'job.ts: health.checks.lockWaits: the name is taken by a built-in; reserved: longRunningQueries, longTransactions, lockWaits, cacheHitRatio, tempFiles, replicationLag, vacuum, connections, checkpoints, activeSessions, probeLatency, commitLatency, rdsCpuUtilization, rdsDbLoad, rdsReplicaLag, rdsFreeableMemory, probeTimeoutMs, strategy, weighted, fractionFailing, custom, probe'],
       [{ checks: { mysqlLag: { sql: 'SELECT 1', warning: 1, critical: 2 } } }, 'job.ts: health.checks.mysqlLag: the name must not contain "sql" (execution input, which tunes checks by name, rejects such keys)'],
       [{ checks: { both: { sql: 'SELECT 1', measure: () => 1, warning: 1, critical: 2 } } }, 'job.ts: health.checks.both: define exactly one of sql (a query returning a number), metric (a CloudWatch metric) or measure (db) => number'],
       [{ checks: { x: { sql: 'SELECT 1', warning: 5, critical: 2 } } }, 'job.ts: health.checks.x: warning (5) must be <= critical (2) when higher is worse'],

@@ -31,7 +31,7 @@ describe('parseExecutionInput', () => {
       [{}, 'job: must name the deployed job (letters, digits, _ . : -, at most 80); got undefined'],
       [{ job: 'demo', sql: 'DROP TABLE x' }, 'sql: raw SQL is never accepted in execution input: jobs are deployed code, select one by "job"'],
       [{ job: 'demo', rawSql: 'x' }, 'rawSql: raw SQL is never accepted in execution input: jobs are deployed code, select one by "job"'],
-      [{ job: 'demo', color: 'red' }, 'color: is not a known field; allowed: job, runId, chunkSize, continueAfter, pausePollSeconds, batch, degraded, backoff, failures, health, carry'],
+      [{ job: 'demo', color: 'red' }, 'color: is not a known field; allowed: job, runId, chunkSize, continueAfter, pausePollSeconds, batch, degraded, backoff, failures, health, latency, carry'],
       [{ job: 'demo', runId: 'a b' }, 'runId: must be letters, digits, _ . : - (at most 80); got "a b"'],
       [{ job: 'demo', chunkSize: 0 }, 'input.chunkSize: must be an integer from 1 to 1000000; got 0'],
       [{ job: 'demo', batch: { maxSize: 2.5 } }, 'input.batch.maxSize: must be an integer from 1 to 10000; got 2.5'],

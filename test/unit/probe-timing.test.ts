@@ -4,7 +4,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { TimeLimitError } from '../../core/errors';
 import { HEALTH_RULES, PROBE_BUDGET_TIMEOUTS } from '../../core/health-settings';
 import { ACTIVE_SAMPLES } from '../../db/health/checks/active-sessions';
-import { BOOKKEEPING_STEP_MS, BOOKKEEPING_STEPS, HEALTH_PROBE_TIMEOUT_SECONDS, PROBE_WORST_CASE_MS, withinTimeLimit } from '../../lambdas/probe-timing';
+import { BOOKKEEPING_STEP_MS, BOOKKEEPING_STEPS, CALIBRATION_STEP_MS, HEALTH_PROBE_TIMEOUT_SECONDS, PROBE_WORST_CASE_MS, withinTimeLimit } from '../../lambdas/probe-timing';
 import { exampleStack, logicalIdOf, resourcesOf } from '../support/stacks';
 
 describe('the health probe fits its function\'s timeout, whatever the knobs say', () => {
@@ -12,9 +12,9 @@ describe('the health probe fits its function\'s timeout, whatever the knobs say'
     // Act: the Postgres probe is abandoned at its budget, whatever runs then (activeSessions' queries, probeLatency's samples)
     const probeBudget = PROBE_BUDGET_TIMEOUTS * HEALTH_RULES.probeTimeoutMs.max;
     const bookkeeping = BOOKKEEPING_STEPS * BOOKKEEPING_STEP_MS;
-    // Assess: 4 x 5,000 + 3 x 10,000 = 50,000 ms. Without the budget, a check started just inside it could run on:
+    // Assess: 4 x 5,000 + 3 x 10,000 + the latency calibration's 5,000 = 55,000 ms. Without the budget, a check started just inside it could run on:
     // probeLatency's 20 samples of up to 5,000 ms each would be 100 s on their own, activeSessions' 3 queries 15 s.
-    assert.deepStrictEqual([probeBudget, bookkeeping, PROBE_WORST_CASE_MS], [20_000, 30_000, 50_000]);
+    assert.deepStrictEqual([probeBudget, bookkeeping, CALIBRATION_STEP_MS, PROBE_WORST_CASE_MS], [20_000, 30_000, 5_000, 55_000]);
     assert.deepStrictEqual([HEALTH_RULES.probeLatency.samples.max * HEALTH_RULES.probeTimeoutMs.max, ACTIVE_SAMPLES * HEALTH_RULES.probeTimeoutMs.max], [100_000, 15_000]);
   });
 

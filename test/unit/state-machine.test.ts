@@ -118,7 +118,7 @@ describe('the batch-loop definition', () => {
       Type: 'Task',
       Comment: 'Receive up to batchSize work items, run the job on them, settle each message.',
       Resource: arnOf('batchProcessor'),
-      Parameters: { 'run.$': '$.run', 'batchSize.$': '$.control.batchSize', 'executionId.$': '$$.Execution.Id' },
+      Parameters: { 'run.$': '$.run', 'batchSize.$': '$.control.batchSize', 'latency.$': '$.control.latency', 'executionId.$': '$$.Execution.Id' },
       ResultPath: '$.lastBatch',
       Next: 'Drained?',
       Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.batchError', Next: 'BatchFailed' }],
