@@ -1,7 +1,7 @@
 import type { Queryable } from '../../core/job';
 import type { HealthSettings } from '../../core/health-settings';
 import { OWN_SESSIONS } from '../health/check';
-import { waitStartSql } from '../health/checks/lock-waits';
+import { BLOCKED_BY_COLUMNS, lockWaitersCte } from '../health/checks/lock-waits';
 
 /**
  * Lock waits the sampler stops a batch for: a session blocked by the backfill, the backfill blocked by another
@@ -9,21 +9,11 @@ import { waitStartSql } from '../health/checks/lock-waits';
  * long it has waited (see waitStartSql) and the pids on both sides, so the sampler can cancel its own statement.
  */
 export function samplerLockSql(serverVersion: number): string {
-  return `
-WITH ours AS (
-  SELECT pid FROM pg_stat_activity WHERE application_name LIKE $1 AND pid <> pg_backend_pid()
-), waiting AS (
-  SELECT a.pid,
-         a.pid IN (SELECT pid FROM ours) AS waiter_is_ours,
-         EXTRACT(epoch FROM now() - ${waitStartSql(serverVersion)})::float8 AS waited,
-         pg_blocking_pids(a.pid) AS blockers,
-         EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND NOT l.granted AND l.relation = $2::oid) AS on_table
-  FROM pg_stat_activity a
-  WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid() AND a.wait_event_type = 'Lock'
-)
+  const onTable = `,
+         EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND NOT l.granted AND l.relation = $2::oid) AS on_table`;
+  return `${lockWaitersCte(serverVersion, onTable)}
 SELECT pid, waiter_is_ours, waited, blockers,
-       blockers && ARRAY(SELECT pid FROM ours) AS blocked_by_ours,
-       EXISTS (SELECT 1 FROM unnest(blockers) b WHERE b NOT IN (SELECT pid FROM ours)) AS blocked_by_others,
+       ${BLOCKED_BY_COLUMNS},
        on_table
 FROM waiting`;
 }

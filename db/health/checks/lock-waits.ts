@@ -14,11 +14,11 @@ export function waitStartSql(serverVersion: number): string {
 }
 
 /**
- * Every client session waiting on a heavyweight lock, how long it has waited (see waitStartSql), and whether the
- * backfill is on either side: a session blocked by a backfill session, or a backfill session blocked by someone
- * else (a stalled Lambda's open transaction, a migration's lock).
+ * The backfill's own sessions (`ours`) and every client session waiting on a heavyweight lock (`waiting`), with how
+ * long it has waited (see waitStartSql) and who blocks it: the part the lockWaits check and the in-batch sampler
+ * share. `extraColumns` adds columns to `waiting` (the sampler asks whether the wait is on the job's table).
  */
-export function lockWaitSql(serverVersion: number): string {
+export function lockWaitersCte(serverVersion: number, extraColumns = ''): string {
   return `
 WITH ours AS (
   SELECT pid FROM pg_stat_activity WHERE application_name LIKE $1 AND pid <> pg_backend_pid()
@@ -26,13 +26,25 @@ WITH ours AS (
   SELECT a.pid,
          a.pid IN (SELECT pid FROM ours) AS waiter_is_ours,
          EXTRACT(epoch FROM now() - ${waitStartSql(serverVersion)})::float8 AS waited,
-         pg_blocking_pids(a.pid) AS blockers
+         pg_blocking_pids(a.pid) AS blockers${extraColumns}
   FROM pg_stat_activity a
   WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid() AND a.wait_event_type = 'Lock'
-)
+)`;
+}
+
+/** Whether a waiter is blocked by the backfill, or by someone else: the columns both queries select. */
+export const BLOCKED_BY_COLUMNS = `blockers && ARRAY(SELECT pid FROM ours) AS blocked_by_ours,
+       EXISTS (SELECT 1 FROM unnest(blockers) b WHERE b NOT IN (SELECT pid FROM ours)) AS blocked_by_others`;
+
+/**
+ * Every client session waiting on a heavyweight lock, how long it has waited (see waitStartSql), and whether the
+ * backfill is on either side: a session blocked by a backfill session, or a backfill session blocked by someone
+ * else (a stalled Lambda's open transaction, a migration's lock).
+ */
+export function lockWaitSql(serverVersion: number): string {
+  return `${lockWaitersCte(serverVersion)}
 SELECT pid, waiter_is_ours, waited,
-       blockers && ARRAY(SELECT pid FROM ours) AS blocked_by_ours,
-       EXISTS (SELECT 1 FROM unnest(blockers) b WHERE b NOT IN (SELECT pid FROM ours)) AS blocked_by_others
+       ${BLOCKED_BY_COLUMNS}
 FROM waiting`;
 }
 
